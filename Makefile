@@ -1,0 +1,43 @@
+# The few commands a person types. See README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench bench-import bench-sync venv clean
+
+# Create/refresh the virtualenv when pyproject files change.
+$(STAMP): pyproject.toml nas/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e ./nas -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## make run: set up, migrate, load the demo territory if empty, serve on http://127.0.0.1:8000
+run: $(STAMP)
+	$(VENV)/bin/preau migrate --noinput
+	$(VENV)/bin/preau compilemessages --ignore=.venv -v 0
+	$(VENV)/bin/preau demo --if-empty
+	$(VENV)/bin/preau runserver 127.0.0.1:8000
+
+## make test: set up and run the whole suite (server and NAS engine)
+test: $(STAMP)
+	$(VENV)/bin/preau compilemessages --ignore=.venv -v 0
+	$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && { echo "pytest: no tests collected"; rc=0; }; exit $$rc
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: bench-import bench-sync
+
+bench-import: $(STAMP)
+	$(PY) bench/import_national.py
+
+bench-sync: $(STAMP)
+	$(PY) bench/sync.py $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf $(VENV) .venv-nas
