@@ -1,0 +1,1 @@
+"""Préau content engine and NAS agent. Must never import Django."""
