@@ -1,0 +1,5 @@
+"""API viewsets of the territory (filled by the API work)."""
+
+
+def register(router) -> None:
+    pass
