@@ -1,3 +1,8 @@
 from django.urls import include, path
 
-urlpatterns = [path("", include("django.contrib.auth.urls"))]
+from . import views
+
+urlpatterns = [
+    path("profil/", views.profile, name="profile"),
+    path("", include("django.contrib.auth.urls")),
+]

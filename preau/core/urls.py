@@ -6,4 +6,5 @@ app_name = "core"
 urlpatterns = [
     path("journal/", views.audit_log, name="audit"),
     path("taches/<int:job_id>/", views.job_detail, name="job"),
+    path("taches/<int:job_id>/annuler/", views.job_cancel, name="job-cancel"),
 ]

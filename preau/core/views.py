@@ -1,13 +1,66 @@
-from django.http import HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from preau.accounts.access import require_admin
+
+from . import jobs
+from .models import AuditEntry, Job
+from .pagination import paginate
+from .stats import collect
 
 
-def home(request):
-    return HttpResponse("placeholder")
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Dashboard: the counts of the user's scope, and the share of schools with fibre."""
+    counts = collect(request.user)
+    t = counts["territory"]
+    total = t["schools"] or 1
+    shares = [
+        ("fibre", t["fibre"], "Fibre"),
+        ("other", t["other_access"], "ADSL / 4G / satellite"),
+        ("none", t["no_access"], "Aucun accès"),
+        ("unknown", t["connectivity_unknown"], "Inconnu"),
+    ]
+    bar = [(cls, n, label, round(100 * n / total, 1)) for cls, n, label in shares]
+    return render(request, "core/home.html", {"t": t, "bar": bar})
 
 
-def audit_log(request):
-    return HttpResponse("placeholder")
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    require_admin(request.user)
+    qs = AuditEntry.objects.select_related("user")
+    if request.GET.get("type"):
+        qs = qs.filter(object_type=request.GET["type"])
+    if request.GET.get("id"):
+        qs = qs.filter(object_id=request.GET["id"])
+    return render(request, "core/audit.html", {"page": paginate(request, qs)})
 
 
-def job_detail(request, job_id):
-    return HttpResponse("placeholder")
+def _job_for(request, job_id: int) -> Job:
+    job = get_object_or_404(Job, pk=job_id)
+    if not (request.user.is_admin or job.created_by_id == request.user.pk):
+        raise PermissionDenied("Cette tâche ne vous appartient pas.")
+    return job
+
+
+@login_required
+def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A job's progress bar; htmx polls the same URL for the fragment until the job ends."""
+    job = _job_for(request, job_id)
+    done, total, message = jobs.live_progress(job)
+    percent = 100 if job.status == Job.Status.DONE else (int(100 * done / total) if total else 0)
+    ctx = {"job": job, "done": done, "total": total, "message": message, "percent": percent}
+    if request.htmx:
+        return render(request, "core/_job_progress.html", ctx)
+    return render(request, "core/job.html", ctx)
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = _job_for(request, job_id)
+    jobs.cancel(job)
+    return redirect("core:job", job_id=job.pk)
