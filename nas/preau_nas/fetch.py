@@ -1,0 +1,217 @@
+"""Online source: a static HTTP(S) server holding a store (see store.py).
+
+Many chunks in flight (a pool of worker threads, each with its own keep-alive
+connection), each chunk verified on arrival and written to the staging
+directory at once, so an interrupted pull never downloads a chunk twice.
+Optional bandwidth limit (token bucket shared by the workers) and allowed time
+windows ("19:00-07:00", local time): outside them the transfer stops cleanly
+and resumes at the next run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import os
+import queue
+import threading
+import time
+import urllib.parse
+
+from .chunks import decode_object, object_relpath
+from .errors import IntegrityError, MissingObjectError, NasError, OutsideWindowError
+from .util import raise_disk_full
+
+
+def parse_window(w: str) -> tuple[int, int]:
+    try:
+        a, b = w.split("-")
+        ha, ma = (int(x) for x in a.split(":"))
+        hb, mb = (int(x) for x in b.split(":"))
+    except ValueError as exc:
+        raise NasError(f"bad time window {w!r} (expected HH:MM-HH:MM)") from exc
+    if not (0 <= ha < 24 and 0 <= hb <= 24 and 0 <= ma < 60 and 0 <= mb < 60):
+        raise NasError(f"bad time window {w!r}")
+    return ha * 60 + ma, hb * 60 + mb
+
+
+def in_windows(windows, now: dt.datetime | None = None) -> bool:
+    if not windows:
+        return True
+    now = now or dt.datetime.now()
+    t = now.hour * 60 + now.minute
+    for w in windows:
+        a, b = parse_window(w)
+        if (a <= t < b) if a <= b else (t >= a or t < b):
+            return True
+    return False
+
+
+class RateLimiter:
+    def __init__(self, rate: int | None):
+        self.rate = rate
+        self.lock = threading.Lock()
+        self.allowance = 0.0
+        self.last = time.monotonic()
+
+    def take(self, n: int) -> None:
+        if not self.rate:
+            return
+        with self.lock:
+            now = time.monotonic()
+            self.allowance = min(self.rate, self.allowance + (now - self.last) * self.rate)
+            self.last = now
+            self.allowance -= n
+            wait = -self.allowance / self.rate if self.allowance < 0 else 0.0
+        if wait > 0:
+            time.sleep(wait)
+
+
+class HTTPSource:
+    def __init__(self, base_url: str, *, jobs: int = 16, limit_rate: int | None = None,
+                 windows=None, timeout: float = 30.0, retries: int = 3):
+        if not base_url:
+            raise NasError("no base URL configured for pull")
+        u = urllib.parse.urlsplit(base_url)
+        if u.scheme not in ("http", "https") or not u.hostname:
+            raise NasError(f"bad base URL {base_url!r}")
+        self.base_url = base_url
+        self.scheme, self.host, self.port = u.scheme, u.hostname, u.port
+        self.prefix = u.path.rstrip("/")
+        self.jobs = max(1, jobs)
+        self.limiter = RateLimiter(limit_rate)
+        self.windows = list(windows or [])
+        self.timeout = timeout
+        self.retries = retries
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        self.requests = 0
+        self._count_lock = threading.Lock()
+        self._tls = threading.local()
+        self.name = f"pull {base_url}"
+        for w in self.windows:
+            parse_window(w)
+
+    # ------------------------------------------------------------------ http
+    def _conn(self):
+        c = getattr(self._tls, "conn", None)
+        if c is None:
+            cls = http.client.HTTPSConnection if self.scheme == "https" else http.client.HTTPConnection
+            c = self._tls.conn = cls(self.host, self.port, timeout=self.timeout)
+        return c
+
+    def _drop(self):
+        c = getattr(self._tls, "conn", None)
+        if c is not None:
+            c.close()
+            self._tls.conn = None
+
+    def check_window(self):
+        if not in_windows(self.windows):
+            raise OutsideWindowError(f"outside the allowed time windows {', '.join(self.windows)}: paused, will resume")
+
+    def get(self, rel: str, *, missing_ok: bool = False, limit: int = 64 << 20) -> bytes | None:
+        """GET base/rel; return the body (None on 404 if missing_ok)."""
+        self.check_window()
+        path = urllib.parse.quote(f"{self.prefix}/{rel}")
+        last = None
+        for attempt in range(self.retries):
+            conn = self._conn()
+            try:
+                conn.request("GET", path, headers={"Accept-Encoding": "identity"})
+                resp = conn.getresponse()
+                status = resp.status
+                body = resp.read(limit + 1)
+                if resp.will_close or not resp.isclosed():
+                    if not resp.isclosed():
+                        resp.close()
+                    self._drop()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                last = exc
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            hdr = len(resp.reason) + 15 + sum(len(k) + len(v) + 4 for k, v in resp.getheaders()) + 2
+            req = len(path) + 16 + len(self.host) + 60
+            with self._count_lock:
+                self.bytes_received += len(body) + hdr
+                self.bytes_sent += req
+                self.requests += 1
+            self.limiter.take(len(body) + hdr)
+            if status == 404:
+                if missing_ok:
+                    return None
+                raise MissingObjectError(f"{self.base_url}/{rel}: not found (404)")
+            if status != 200:
+                last = NasError(f"{self.base_url}/{rel}: HTTP {status}")
+                if 500 <= status < 600:
+                    time.sleep(0.2 * (attempt + 1))
+                    continue
+                raise last
+            if len(body) > limit:
+                raise NasError(f"{self.base_url}/{rel}: too large")
+            return body
+        raise NasError(f"{self.base_url}/{rel}: {last}")
+
+    # ------------------------------------------------------------------ chunks
+    def _fetch_to(self, cid: bytes, objdir: str) -> int:
+        rel = object_relpath(cid.hex())
+        data = self.get(rel)
+        try:
+            decode_object(cid, data, f"chunk {self.base_url}/{rel}")
+        except IntegrityError:
+            data = self.get(rel)  # one retry, in case of a transient transfer problem
+            decode_object(cid, data, f"chunk {self.base_url}/{rel}")
+        path = os.path.join(objdir, cid.hex())
+        tmp = f"{path}.part-{threading.get_ident()}"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        return len(data)
+
+    def fetch_one(self, cid: bytes, ln: int, objdir: str) -> None:
+        self._fetch_to(cid, objdir)
+
+    def fetch(self, needed, objdir: str, prog) -> None:
+        """Download every (cid, len) in ``needed`` into objdir, ``jobs`` at a time."""
+        os.makedirs(objdir, exist_ok=True)
+        q: queue.Queue = queue.Queue()
+        for item in needed:
+            q.put(item)
+        errors: list[BaseException] = []
+        stop = threading.Event()
+        plock = threading.Lock()
+
+        def worker():
+            try:
+                while not stop.is_set():
+                    try:
+                        cid, ln = q.get_nowait()
+                    except queue.Empty:
+                        return
+                    self._fetch_to(cid, objdir)
+                    if prog is not None:
+                        with plock:
+                            prog.advance(ln)
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller
+                errors.append(exc)
+                stop.set()
+            finally:
+                self._drop()
+
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(self.jobs, len(needed)) or 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            # prefer the most telling error
+            for kind in (OutsideWindowError, IntegrityError, NasError):
+                for e in errors:
+                    if isinstance(e, kind):
+                        raise e
+            e = errors[0]
+            if isinstance(e, OSError):
+                raise_disk_full(e, objdir)
+                raise NasError(f"cannot store chunk: {e}") from e
+            raise e
