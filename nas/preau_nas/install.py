@@ -14,6 +14,7 @@ the old or the new complete version; staged chunks survive for the next run.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import time
@@ -21,7 +22,7 @@ import time
 import blake3
 
 from .chunks import ID_LEN, decode_object, iter_buffer_chunks
-from .errors import ExpiredError, FormatError, IntegrityError, NasError, RollbackError
+from .errors import DiskFullError, ExpiredError, FormatError, IntegrityError, NasError, RollbackError
 from .manifest import DirEntry, FileEntry, Manifest, check_body
 from .progress import Progress
 from .util import atomic_symlink, atomic_write, fmt_time, fsync_dir, raise_disk_full, utcnow
@@ -266,6 +267,11 @@ def install(node, c: str, m: Manifest, source, *, online: bool, progress=None, f
     try:
         entries, body_bytes = load_body(node, c, m, source, objdir)
         plan = make_plan(node, c, entries, objdir)
+        need = int((plan.needed_bytes + m.total_size - plan.reused_bytes) * 1.02) + (1 << 20)
+        free = shutil.disk_usage(node.root).free
+        if need > free:
+            raise DiskFullError(f"disk full: {c} version {m.version} needs about {need} bytes on {node.root}, "
+                                f"only {free} free: nothing downloaded")
         prog = Progress(progress, "fetch", plan.needed_bytes, phase="fetch", collection=c)
         prog.emit(chunks=len(plan.needed))
         if plan.needed:
@@ -273,7 +279,12 @@ def install(node, c: str, m: Manifest, source, *, online: bool, progress=None, f
         prog.done()
         build = assemble(node, c, m, entries, plan, source, progress)
         switch(node, c, m, body_bytes, build, source.name)
+    except DiskFullError:
+        # free the space we took so the NAS keeps serving and recording its state
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
     except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True) if exc.errno in (errno.ENOSPC, errno.EDQUOT) else None
         raise_disk_full(exc, getattr(exc, "filename", None) or stage)
         raise NasError(f"{c}: {exc}") from exc
     node.cleanup(c)

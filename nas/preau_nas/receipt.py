@@ -46,7 +46,10 @@ def write_receipt(node, bundle, results: dict) -> str:
     os.makedirs(local, exist_ok=True)
     atomic_write(os.path.join(local, name), data)
     rd = os.path.join(bundle.path, "receipts")
-    os.makedirs(rd, exist_ok=True)
+    try:
+        os.mkdir(rd)  # not makedirs: never recreate a bundle folder that has gone (disk removed)
+    except FileExistsError:
+        pass
     path = os.path.join(rd, name)
     atomic_write(path, data)
     return path

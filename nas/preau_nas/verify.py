@@ -76,8 +76,11 @@ def verify(root, collections=None, *, full: bool = False, progress=None) -> dict
                     damaged.append({"path": rel, "problem": "unexpected extra entry"})
         res["ok"] = not damaged
         out["ok"] = out["ok"] and res["ok"]
-        node.save_state(c, damaged=sorted({d["path"] for d in damaged}), last_verify={
-            "time": fmt_time(utcnow()), "mode": out["mode"], "ok": res["ok"]})
+        try:
+            node.save_state(c, damaged=sorted({d["path"] for d in damaged}), last_verify={
+                "time": fmt_time(utcnow()), "mode": out["mode"], "ok": res["ok"]})
+        except (OSError, NasError) as exc:
+            res["warning"] = f"could not record the result: {exc}"
         prog.done()
     return out
 
