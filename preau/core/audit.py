@@ -28,8 +28,8 @@ def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict:
     for field in obj._meta.concrete_fields:
         if fields is not None and field.name not in fields:
             continue
-        if field.primary_key:
-            continue
+        if field.primary_key or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            continue  # timestamps say when, which the entry already records
         out[field.attname] = _jsonable(getattr(obj, field.attname))
     return out
 
