@@ -12,8 +12,9 @@ Decisions where the spec is silent (see also the package docstring):
   `include_all` every school is kept, so a commune unknown to the database is an error (import
   the territory first). Paris/Lyon/Marseille arrondissement codes (75101…, 69381…, 13201…) are
   read as their commune.
-- Each format writes only the fields it carries; a field whose column is absent is left as is.
-  `source` is set when a school is created.
+- Each format writes only the fields it carries: a field whose column is absent, or whose cell
+  is empty, is left as is (files complete each other: the geolocation export has no pupils,
+  the annuaire no IPS). `source` is set when a school is created.
 - Non-école establishments: collèges, lycées, EREA (nature 3xx, type, or name) are imported
   only with `include_secondary`; other structures (services, CIO, médico-social) never.
 - Closed schools (annuaire `etat` FERME, geolocation "Etat établissement" FERME, or a closing
@@ -52,6 +53,7 @@ from .base import (
     Ticker,
     Upsert,
     display_name,
+    fast_insert,
     jsonable,
     open_table,
     parse_date,
@@ -59,6 +61,7 @@ from .base import (
     parse_float,
     parse_int,
     plain,
+    write_audit,
 )
 
 
@@ -257,6 +260,9 @@ def contract_from(label: str, code: str = "") -> str | None:
     if "hors contrat" in v or code == "10":
         return Contract.OUTSIDE
     return Contract.NONE
+
+
+_STATE_FIELDS = ("closed_on", "contract")
 
 
 def _cut(fld: str, value: str) -> str:
@@ -495,6 +501,9 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
             report.errors.append(RowError(name, line, table.label(exc.fld), exc.message))
             continue
         cat = rec.pop("_category")
+        # An empty cell leaves the stored value as is (files complete each other); closing and
+        # contract are states, kept even when empty.
+        rec = {k: v for k, v in rec.items() if (v is not None and v != "") or k in _STATE_FIELDS}
         if cat == "other":
             other += 1
             continue
@@ -568,9 +577,6 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
         old = ctx.schools.get(uai)
         if old is None:
             rec["source"] = fmt
-            for k, v in list(rec.items()):
-                if v is None and k in ("name", "address", "postal_code", "phone", "email", "website"):
-                    rec[k] = ""
         result = up.add(uai, rec)
         if result == "updated" and old is not None and old["closed_on"] is None and rec.get("closed_on"):
             closed += 1
@@ -675,7 +681,7 @@ def _import_classes(table, ctx: _Context, report: Report, include_all: bool, use
     extra = [c for key, c in existing.items() if key not in wanted_keys and _CLASS_NAME.match(key[2])]
     entries = []
     if to_create:
-        SchoolClass.objects.bulk_create(to_create, batch_size=1000)
+        fast_insert(SchoolClass, to_create, key_field=("school_id", "year", "name"))
         entries += [audit.entry(user, AuditEntry.Action.IMPORT, o, None,
                                 {"school_id": o.school_id, "year": o.year, "name": o.name, "level": o.level,
                                  "pupils": o.pupils}, note) for o in to_create]
@@ -696,8 +702,7 @@ def _import_classes(table, ctx: _Context, report: Report, include_all: bool, use
     sup.save()
     if sup.updated:
         report.notes.append(f"effectif mis à jour pour {sup.updated} école(s)")
-    if entries:
-        audit.record_many(entries)
+    write_audit(entries)
     report.created, report.updated, report.unchanged = len(to_create), len(to_update), unchanged
     report.notes.append(f"{len(wanted_keys)} classe(s) pour {len(plans)} école(s), rentrée(s) "
                         f"{', '.join(f'{y}-{y + 1}' for y in sorted(years))}")
