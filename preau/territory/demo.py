@@ -175,8 +175,10 @@ def build_territory(rng, context: dict) -> dict:
         for c in range(n_classes):
             size = rng.randint(18, 27)
             pupils += size
-            level = levels[c * len(levels) // n_classes] if n_classes >= len(levels) or not village else (
-                "MAT" if school.kind == SchoolKind.MATERNELLE else "ELE")
+            if village and n_classes < len(levels):  # small rural schools have multi-level classes
+                level = "MAT" if school.kind == SchoolKind.MATERNELLE else "ELE"
+            else:
+                level = levels[round(c * (len(levels) - 1) / max(n_classes - 1, 1))]
             classes.append(SchoolClass(school=school, year=year, name=f"Classe {c + 1}", level=level, pupils=size))
         school.pupils = pupils
         if commune.fibre_network == FibreNetwork.AMII and roll < 0.85 or \
