@@ -18,14 +18,14 @@ venv: $(STAMP)
 
 ## make run: set up, migrate, load the demo territory if empty, serve on http://127.0.0.1:8000
 run: $(STAMP)
-	$(VENV)/bin/preau migrate --noinput
-	$(VENV)/bin/preau compilemessages --ignore=.venv -v 0
+	$(VENV)/bin/preau migrate --noinput -v 0
 	$(VENV)/bin/preau demo --if-empty
+	@echo ""
+	@echo "Préau : http://127.0.0.1:8000/  (Ctrl-C pour arrêter)"
 	$(VENV)/bin/preau runserver 127.0.0.1:8000
 
 ## make test: set up and run the whole suite (server and NAS engine)
 test: $(STAMP)
-	$(VENV)/bin/preau compilemessages --ignore=.venv -v 0
 	$(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && { echo "pytest: no tests collected"; rc=0; }; exit $$rc
 
 lint: $(STAMP)
