@@ -6,7 +6,13 @@ import pytest
 from django.core.management import call_command
 
 from preau.core.models import AuditEntry
-from preau.territory.importers import ImportFailed, import_boundaries, import_fibre, import_schools, import_territory
+from preau.territory.importers import (
+    ImportFailed,
+    import_boundaries,
+    import_fibre,
+    import_schools,
+    import_territory,
+)
 from preau.territory.models import (
     Access,
     Commune,

@@ -342,7 +342,10 @@ class Table:
         return self.labels.get(fld) or next((c.label for c in self.fmt.columns if c.field == fld), fld)
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
-        """(line number in the file, raw fields); blank lines skipped, short rows padded."""
+        """(line number in the file, raw fields); blank lines skipped, short rows padded.
+
+        A row with more (non-empty) fields than the header comes as a RowTooLong instead of its fields.
+        """
         reader = csv.reader(self._stream, delimiter=self.delimiter)
         next(reader, None)  # header
         width = len(self.header)
@@ -354,7 +357,8 @@ class Table:
             if len(row) < width:
                 row = row + [""] * (width - len(row))
             elif len(row) > width and any(v.strip() for v in row[width:]):
-                raise RowTooLong(line, len(row), width)
+                yield line, RowTooLong(line, len(row), width)
+                continue
             yield line, row
 
     def getter(self):
@@ -371,6 +375,11 @@ class Table:
 class RowTooLong(Exception):
     def __init__(self, line: int, got: int, width: int):
         self.line, self.got, self.width = line, got, width
+        super().__init__(self.message(","))
+
+    def message(self, delimiter: str) -> str:
+        return (f"{self.got} colonnes au lieu de {self.width} : séparateur « {delimiter} » dans une valeur "
+                f"sans guillemets ?")
 
 
 DELIMITERS = (";", ",", "\t")

@@ -128,15 +128,13 @@ def import_fibre(path, *, user=None, progress: Progress | None = None, names: di
     communes = {c["insee"]: c for c in Commune.objects.values("id", "insee", "name", *COMMUNE_FIELDS)}
     incoming: dict[str, dict] = {}
     outside = 0
-    try:
-        rows = list(table.rows())
-    except RowTooLong as exc:
-        err = RowError(name, exc.line, None, f"{exc.got} colonnes au lieu de {exc.width}")
-        report.errors.append(err)
-        raise ImportFailed([err], [report]) from None
+    rows = list(table.rows())
     ticker = Ticker(progress, len(rows), f"{name} : lecture")
     for line, row in rows:
         ticker.tick()
+        if isinstance(row, RowTooLong):
+            report.errors.append(RowError(name, line, None, row.message(table.delimiter)))
+            continue
         insee = normalize_insee(get(row, "commune"))
         err = insee_error(insee)
         if err:

@@ -462,16 +462,11 @@ def import_schools(paths: list, *, include_all: bool = False, include_secondary:
             report.kind = table.fmt.key
             report.notes += table.notes
             ctx = _Context()
-            try:
-                if table.fmt.key == "effectifs":
-                    _import_classes(table, ctx, report, include_all, user, progress, write=not errors)
-                else:
-                    _import_school_file(table, ctx, report, include_all, include_secondary, user, progress,
-                                        write=not errors)
-            except RowTooLong as exc:
-                report.errors.append(RowError(name, exc.line, None, f"{exc.got} colonnes au lieu de {exc.width} : "
-                                              f"séparateur « {table.delimiter} » dans une valeur sans guillemets ?"))
-                report.rejected += 1
+            if table.fmt.key == "effectifs":
+                _import_classes(table, ctx, report, include_all, user, progress, write=not errors)
+            else:
+                _import_school_file(table, ctx, report, include_all, include_secondary, user, progress,
+                                    write=not errors)
             errors += report.errors
         if errors:
             raise ImportFailed(errors, reports)
@@ -490,6 +485,9 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
     unknown_communes: set[str] = set()
     for line, row in rows:
         ticker.tick()
+        if isinstance(row, RowTooLong):
+            report.errors.append(RowError(name, line, None, row.message(table.delimiter)))
+            continue
         uai = normalize_uai(get(row, "uai"))
         err = uai_error(uai)
         if err:
@@ -602,6 +600,9 @@ def _import_classes(table, ctx: _Context, report: Report, include_all: bool, use
     unknown = 0
     for line, row in rows:
         ticker.tick()
+        if isinstance(row, RowTooLong):
+            report.errors.append(RowError(name, line, None, row.message(table.delimiter)))
+            continue
         uai = normalize_uai(get(row, "uai"))
         err = uai_error(uai)
         if err:
