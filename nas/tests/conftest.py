@@ -69,6 +69,7 @@ def counting_server(env):
     """An in-process static server that records every requested path."""
     os.makedirs(env.store, exist_ok=True)
     srv = ThreadingHTTPServer(("127.0.0.1", 0), partial(CountingHandler, directory=env.store))
+    srv.handle_error = lambda *a: None  # clients killed mid-transfer are expected
     srv.paths = []
     srv.lock = threading.Lock()
     t = threading.Thread(target=srv.serve_forever, daemon=True)
