@@ -28,6 +28,24 @@ from preau.territory.models import (
 SEM = "244200770"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _parse_json_once():
+    """epci.json and communes.json (12 MB) are parsed once for this module: the importer does not mutate them."""
+    from preau.territory.importers import territory
+
+    original, cache = territory._load_json, {}
+
+    def cached(path, name, max_bytes, what):
+        key = (str(path), name, max_bytes, what)
+        if key not in cache:
+            cache[key] = original(path, name, max_bytes, what)
+        return cache[key]
+
+    territory._load_json = cached
+    yield
+    territory._load_json = original
+
+
 def _territory(data):
     t = data / "territory"
     return import_territory(SEM, t / "epci.json", t / "communes.json")
@@ -187,12 +205,19 @@ def test_territory_cli_and_rerun(db, shared_data, capsys):
     assert "0 créé(s), 0 modifié(s), 53 inchangé(s)" in capsys.readouterr().out
 
 
-def test_territory_update_on_cast(cast, shared_data):
+def test_territory_completes_existing_communes(db, shared_data):
+    epci = Epci.objects.create(siren=SEM, name="SEM", kind="ME")
+    Commune.objects.create(insee="42218", name="St-Étienne", epci=epci, fibre_network=FibreNetwork.AMII)
+    Commune.objects.create(insee="42207", name="Saint-Chamond", epci=epci)
+    Commune.objects.create(insee="42999", name="Ancienne commune", epci=epci)  # no longer a member
     report = _territory(shared_data)
-    assert (report.created, report.updated) == (51, 2)  # the cast's two communes completed
-    cast.commune_a.refresh_from_db()
-    assert cast.commune_a.siren == "214202186"
-    assert cast.commune_a.fibre_network == FibreNetwork.AMII  # fibre fields untouched
+    assert (report.created, report.updated) == (51, 3)
+    assert any("ne sont plus membres" in n for n in report.notes)
+    se = Commune.objects.get(insee="42218")
+    assert se.name == "Saint-Étienne" and se.siren == "214202186"
+    assert se.fibre_network == FibreNetwork.AMII  # fibre fields untouched
+    assert Commune.objects.get(insee="42999").epci is None
+    assert Epci.objects.get().name == "Saint-Étienne Métropole"
 
 
 def test_territory_unknown_epci(db, shared_data):
