@@ -351,7 +351,7 @@ class Table:
         width = len(self.header)
         offset = self.header_line - 1
         for row in reader:
-            if not row or not any(v.strip() for v in row):
+            if not row or (not row[0].strip() and not any(v.strip() for v in row)):
                 continue
             line = offset + reader.line_num
             if len(row) < width:
@@ -607,12 +607,23 @@ class Upsert:
         self.changes: list[tuple[object, dict, dict]] = []
         self.created = self.updated = self.unchanged = 0
         self.changed_keys: set = set()
+        # New objects are built with positional arguments (twice as fast as keywords).
+        fields = model._meta.concrete_fields
+        self._index = {f.attname: i for i, f in enumerate(fields)}
+        self._index.update({f.name: i for i, f in enumerate(fields)})
+        self._defaults = [None if f.primary_key and f.get_internal_type().endswith("AutoField") else f.get_default()
+                          for f in fields]
 
     def add(self, key, values: dict) -> str:
         """Returns 'created', 'updated' or 'unchanged'."""
         old = self.existing.get(key)
         if old is None:
-            obj = self.model(**{self.key_field: key}, **values)
+            row = self._defaults.copy()
+            index = self._index
+            row[index[self.key_field]] = key
+            for f, v in values.items():
+                row[index[f]] = v
+            obj = self.model(*row)
             self.to_create.append(obj)
             self.created_values.append(values)
             self.created += 1

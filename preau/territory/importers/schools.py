@@ -430,12 +430,23 @@ def distribute_classes(n: int, pre: int, ele: int, ulis: int, levels: list[int],
 
 
 class _Context:
-    """The database state the rows are compared with, read in a few queries."""
+    """The database state the rows are compared with, read in a few queries.
+
+    `schools` starts with the few fields every step needs; `load_schools(fields)` reads the
+    fields a file actually carries, once its rows are parsed (a national file: 30,000 rows).
+    """
+
+    BASE = ("id", "uai", "name", "kind", "closed_on")
 
     def __init__(self):
         self.communes = {c[0]: (c[1], c[2]) for c in Commune.objects.values_list("insee", "id", "department")}
-        self.schools = {s["uai"]: s for s in School.objects.values("id", "uai", *SCHOOL_FIELDS)}
+        self.schools = {s["uai"]: s for s in School.objects.values(*self.BASE)}
         self.circs = dict(Circonscription.objects.values_list("name", "id"))
+
+    def load_schools(self, fields) -> None:
+        wanted = [f for f in SCHOOL_FIELDS if f in fields and f not in self.BASE]
+        if wanted:
+            self.schools = {s["uai"]: s for s in School.objects.values(*self.BASE, *wanted)}
 
     def commune(self, insee: str):
         return self.communes.get(insee) or self.communes.get(ARRONDISSEMENTS.get(insee, ""))
@@ -563,6 +574,10 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
             ctx.circs[obj.name] = obj.pk
         report.notes.append(f"{len(wanted_circs)} circonscription(s) créée(s)")
 
+    fields = {"circonscription_id", "source"}
+    for _line, rec in incoming.values():
+        fields.update(rec)
+    ctx.load_schools(fields)
     up = Upsert(School, "uai", ctx.schools, user, f"import {name}")
     closed = 0
     ticker = Ticker(progress, len(incoming), f"{name} : écoles")
@@ -697,6 +712,7 @@ def _import_classes(table, ctx: _Context, report: Report, include_all: bool, use
                                 note) for c in extra]
         report.notes.append(f"{len(extra)} classe(s) en trop supprimée(s)")
     # School.pupils from the latest year of the file.
+    ctx.load_schools({"pupils"})
     sup = Upsert(School, "uai", ctx.schools, user, note)
     for uai, (_year, total) in pupils_by_school.items():
         sup.add(uai, {"pupils": total})
