@@ -295,3 +295,34 @@ def test_cli_exit_code_and_message(tmp_path):
     assert "ecoles.csv, ligne 1 : format non reconnu" in result.stderr
     result = subprocess.run([str(preau), "import-schools", "--help"], env=env, capture_output=True, text=True)
     assert "--all" in result.stdout and "--secondary" in result.stdout
+
+
+def test_cli_max_size_option(communes, tmp_path):
+    path = tmp_path / "ecoles.csv"
+    with open(path, "wb") as fh:
+        fh.truncate(3 * 1024 * 1024)
+    with pytest.raises(CommandError, match="fichier trop volumineux : 3 Mo, la limite est de 1 Mo"):
+        call_command("import_schools", str(path), "--max-size", "1")
+
+
+def test_progress_bar_on_a_terminal(communes, tmp_path):
+    import io
+
+    from preau.territory.management.commands._importing import ProgressBar
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    bar = ProgressBar(stream)
+    bar(0, 10, "ecoles.csv : écoles")
+    bar(10, 10, "ecoles.csv : écoles")
+    bar.close()
+    assert "[##############################] 100% 10/10 ecoles.csv : écoles" in stream.getvalue()
+    quiet = io.StringIO()  # not a terminal (a log, a pipe): no bar
+    ProgressBar(quiet)(5, 10, "x")
+    assert quiet.getvalue() == ""
+    calls = []
+    import_schools([write(tmp_path, "ecoles.csv", [HEADER, *GOOD])], progress=lambda *a: calls.append(a))
+    assert calls[-1][0] == calls[-1][1] and all(isinstance(c[2], str) for c in calls)
