@@ -147,9 +147,21 @@ def test_closed_school(communes, formats, tmp_path):
     ({"name": "Ecole", "mat": "1", "ele": "0"}, "maternelle"),
     ({"name": "Ecole maternelle", "mat": "1", "ele": "1"}, "primaire"),
     ({"name": "Les Petits", "nature": "101"}, "maternelle"),
+    ({"name": "Ecole Saint-Joseph"}, "primaire"),
+    ({"name": "Ecole Saint-Joseph", "hint": "autre/indetermine", "default": None}, None),
 ])
 def test_kind_from(args, kind):
     assert kind_from(**args) == kind
+
+
+def test_vague_name_keeps_the_stored_kind(communes, tmp_path):
+    header = "UAI;Nom de l'établissment;Code INSEE de la commune;Secteur;IPS"
+    path = tmp_path / "ips.csv"
+    path.write_text(f"{header}\n0429902K;ECOLE PUBLIQUE LE PRE;42207;public;96.1\n", encoding="utf-8")
+    School.objects.create(uai="0429902K", name="Le Pré", kind="maternelle", commune=Commune.objects.get(insee="42207"))
+    (report,) = import_schools([path])
+    assert report.updated == 1
+    assert School.objects.get(uai="0429902K").kind == "maternelle"
 
 
 def test_category_of():

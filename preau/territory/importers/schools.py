@@ -188,8 +188,12 @@ _MAX = {"name": 200, "address": 300, "postal_code": 5, "phone": 30, "email": 254
 # --------------------------------------------------------------------------- value helpers
 
 
-def kind_from(name: str = "", nature: str = "", mat: str = "", ele: str = "", hint: str = "") -> str:
-    """maternelle / élémentaire / primaire from the annuaire flags, the nature code, a hint or the name."""
+def kind_from(name: str = "", nature: str = "", mat: str = "", ele: str = "", hint: str = "",
+              default: str | None = SchoolKind.PRIMAIRE) -> str | None:
+    """maternelle / élémentaire / primaire from the annuaire flags, a hint, the name or the nature code.
+
+    `default` when nothing tells (importers pass None: the stored kind is then kept, and a new
+    school gets the model's default, primaire)."""
     if mat in ("1", "0") and ele in ("1", "0") and (mat, ele) != ("0", "0"):
         if mat == "1" and ele == "1":
             return SchoolKind.PRIMAIRE
@@ -207,11 +211,11 @@ def kind_from(name: str = "", nature: str = "", mat: str = "", ele: str = "", hi
         return SchoolKind.MATERNELLE
     if has_ele and not has_mat:
         return SchoolKind.ELEMENTAIRE
-    if "primaire" in n or (has_mat and has_ele):
+    if "primaire" in n or (has_mat and has_ele) or "groupe scolaire" in n:
         return SchoolKind.PRIMAIRE
     if nature[:2] == "10" or nature[:2] == "11":
         return SchoolKind.MATERNELLE
-    return SchoolKind.PRIMAIRE
+    return default
 
 
 _SECONDARY_NAME = re.compile(r"^(college|lycee|erea|cite scolaire|lp |lgt|lpo)")
@@ -282,11 +286,11 @@ def parse_school_row(fmt: str, get, row) -> dict:
     nature = get(row, "nature")
     rec["_category"] = category_of(nature, get(row, "type"), name, get(row, "nature_label"))
     if fmt == "annuaire":
-        rec["kind"] = kind_from(name, nature, get(row, "mat"), get(row, "ele"))
+        rec["kind"] = kind_from(name, nature, get(row, "mat"), get(row, "ele"), default=None)
     elif fmt == "loire":
-        rec["kind"] = kind_from(name, nature, hint=get(row, "level"))
+        rec["kind"] = kind_from(name, nature, hint=get(row, "level"), default=None)
     else:
-        rec["kind"] = kind_from(name, nature, hint=get(row, "nature_label"))
+        rec["kind"] = kind_from(name, nature, hint=get(row, "nature_label"), default=None)
     return rec
 
 
