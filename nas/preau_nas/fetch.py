@@ -67,9 +67,43 @@ class RateLimiter:
             time.sleep(wait)
 
 
+class Window:
+    """How many requests may be in flight: starts small, grows with fast
+    requests, halves (and caps itself) when a connection takes more than half a
+    second to open, the sign of a server whose listen queue overflows (plain
+    ``python -m http.server`` has a backlog of 5 and no keep-alive)."""
+
+    def __init__(self, maximum: int):
+        self.max = max(1, maximum)
+        self.limit = min(4, self.max)
+        self.active = 0
+        self.good = 0
+        self.cv = threading.Condition()
+
+    def acquire(self):
+        with self.cv:
+            while self.active >= self.limit:
+                self.cv.wait()
+            self.active += 1
+
+    def release(self, slow_connect: bool):
+        with self.cv:
+            self.active -= 1
+            if slow_connect:
+                self.max = max(1, min(self.max, self.limit - 1))
+                self.limit = max(1, min(self.max, self.limit // 2))
+                self.good = 0
+            else:
+                self.good += 1
+                if self.good >= 4 * self.limit and self.limit < self.max:
+                    self.limit += 1
+                    self.good = 0
+            self.cv.notify_all()
+
+
 class HTTPSource:
     def __init__(self, base_url: str, *, jobs: int = 16, limit_rate: int | None = None,
-                 windows=None, timeout: float = 30.0, retries: int = 3):
+                 windows=None, timeout: float = 30.0, retries: int = 3, learned_max: int | None = None):
         if not base_url:
             raise NasError("no base URL configured for pull")
         u = urllib.parse.urlsplit(base_url)
@@ -79,6 +113,7 @@ class HTTPSource:
         self.scheme, self.host, self.port = u.scheme, u.hostname, u.port
         self.prefix = u.path.rstrip("/")
         self.jobs = max(1, jobs)
+        self.window = Window(min(self.jobs, learned_max) if learned_max else self.jobs)
         self.limiter = RateLimiter(limit_rate)
         self.windows = list(windows or [])
         self.timeout = timeout
@@ -117,7 +152,13 @@ class HTTPSource:
         last = None
         for attempt in range(self.retries):
             conn = self._conn()
+            slow = False
+            self.window.acquire()
             try:
+                if conn.sock is None:
+                    t0 = time.monotonic()
+                    conn.connect()
+                    slow = time.monotonic() - t0 > 0.5
                 conn.request("GET", path, headers={"Accept-Encoding": "identity"})
                 resp = conn.getresponse()
                 status = resp.status
@@ -129,8 +170,10 @@ class HTTPSource:
             except (OSError, http.client.HTTPException) as exc:
                 self._drop()
                 last = exc
+                self.window.release(slow)
                 time.sleep(0.2 * (attempt + 1))
                 continue
+            self.window.release(slow)
             hdr = len(resp.reason) + 15 + sum(len(k) + len(v) + 4 for k, v in resp.getheaders()) + 2
             req = len(path) + 16 + len(self.host) + 60
             with self._count_lock:

@@ -134,6 +134,20 @@ class Node:
         atomic_write(self.state_path(c), json.dumps(st, indent=1, sort_keys=True).encode() + b"\n")
         return st
 
+    def source_hints(self) -> dict:
+        """What was learned about HTTP servers (e.g. how many requests in flight they take)."""
+        try:
+            with open(os.path.join(self.root, "state", "_sources.json"), "rb") as f:
+                return json.loads(f.read())
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def save_source_hint(self, url: str, **hint) -> None:
+        hints = self.source_hints()
+        hints.setdefault(url, {}).update(hint)
+        os.makedirs(os.path.join(self.root, "state"), exist_ok=True)
+        atomic_write(os.path.join(self.root, "state", "_sources.json"), json.dumps(hints).encode())
+
     def record_error(self, c: str, exc: Exception) -> None:
         code = getattr(exc, "code", "error")
         try:

@@ -37,9 +37,11 @@ def pull(root, collections=None, *, base_url: str | None = None, progress=None, 
     """
     node = root if isinstance(root, Node) else Node(root)
     cfg = node.config
-    src = HTTPSource(base_url or cfg.get("base_url"), jobs=jobs or cfg.get("jobs") or 16,
+    url = base_url or cfg.get("base_url")
+    learned = node.source_hints().get(url or "", {}).get("max_in_flight")
+    src = HTTPSource(url, jobs=jobs or cfg.get("jobs") or 16,
                      limit_rate=limit_rate if limit_rate is not None else cfg.get("limit_rate"),
-                     windows=windows if windows is not None else cfg.get("windows"))
+                     windows=windows if windows is not None else cfg.get("windows"), learned_max=learned)
     names = [check_name(c) for c in (collections or node.subscribed())]
     if not names:
         raise NasError("no collection to pull (subscribe with `preau-nas init --collection`)")
@@ -65,6 +67,12 @@ def pull(root, collections=None, *, base_url: str | None = None, progress=None, 
                 node.record_error(c, exc)
                 results[c] = {"collection": c, "status": "error", "code": exc.code, "error": str(exc)}
                 errors.append(exc)
+        if src.window.max < src.jobs and src.window.max != learned:
+            # remember what this server can take, so the next pull does not stall again
+            try:
+                node.save_source_hint(url, max_in_flight=src.window.max)
+            except OSError:
+                pass
     out = {"node_id": node.node_id, "collections": results, "bytes_received": src.bytes_received,
            "bytes_sent": src.bytes_sent, "requests": src.requests, "ok": not errors}
     if errors and raise_errors:

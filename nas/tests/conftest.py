@@ -64,15 +64,19 @@ class CountingHandler(SimpleHTTPRequestHandler):
         return super().do_GET()
 
 
+class CountingServer(ThreadingHTTPServer):
+    request_queue_size = 128  # a normal listen backlog (http.server's default is 5)
+
+
 @pytest.fixture
 def counting_server(env):
     """An in-process static server that records every requested path."""
     os.makedirs(env.store, exist_ok=True)
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), partial(CountingHandler, directory=env.store))
+    srv = CountingServer(("127.0.0.1", 0), partial(CountingHandler, directory=env.store))
     srv.handle_error = lambda *a: None  # clients killed mid-transfer are expected
     srv.paths = []
     srv.lock = threading.Lock()
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
     t.start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"
     yield srv
