@@ -83,19 +83,21 @@ def parse_bundle_payload(obj: dict, what: str = "bundle") -> dict:
     return obj
 
 
-def parse_index(data: bytes, npacks: int, what: str = "bundle index") -> dict:
-    """Parse index.bin into {cid: (pack, offset, length)} (fuzzed)."""
+def parse_index(data: bytes, npacks: int, what: str = "bundle index") -> int:
+    """Validate index.bin (fuzzed); return the number of entries."""
     if len(data) < 8 or data[:4] != INDEX_MAGIC:
         raise FormatError(f"{what}: bad magic")
     (n,) = struct.unpack_from("<I", data, 4)
     if len(data) != 8 + n * ENTRY.size:
         raise FormatError(f"{what}: size does not match entry count")
-    out = {}
     for cid, pack, off, ln in ENTRY.iter_unpack(memoryview(data)[8:]):
-        if pack >= npacks or not 0 < ln <= MAX_CHUNK:
-            raise FormatError(f"{what}: bad entry for chunk {cid.hex()}")
-        out[cid] = (pack, off, ln)
-    return out
+        _check_entry(cid, pack, ln, npacks, what)
+    return n
+
+
+def _check_entry(cid, pack, ln, npacks, what):
+    if pack >= npacks or not 0 < ln <= MAX_CHUNK:
+        raise FormatError(f"{what}: bad entry for chunk {cid.hex()}")
 
 
 # ---------------------------------------------------------------------- build
@@ -106,7 +108,7 @@ def _chunk_set(store: Store, m) -> set:
         if isinstance(e, FileEntry):
             ids = e.ids
             for i in range(e.count):
-                have.add(ids[i * ID_LEN:(i + 1) * ID_LEN])
+                have.add(bytes(ids[i * ID_LEN:(i + 1) * ID_LEN]))
     body = b"".join(store.get(cid) for cid, _ in m.body_chunks)
     for _, cid in iter_buffer_chunks(body):
         have.add(cid)
@@ -159,7 +161,7 @@ def build(store, out_dir, key, *, collections=None, from_versions=None, level: i
             if isinstance(e, FileEntry):
                 ids = e.ids
                 for i in range(e.count):
-                    cid = ids[i * ID_LEN:(i + 1) * ID_LEN]
+                    cid = bytes(ids[i * ID_LEN:(i + 1) * ID_LEN])
                     if want(cid):
                         seen.add(cid)
                         order.append(cid)
@@ -243,15 +245,26 @@ class Bundle:
         obj, self.id, self.signer = open_envelope(data, trusted, f"bundle {bf}")
         self.info = parse_bundle_payload(obj, f"bundle {bf}")
         self.packs = self.info["packs"]
-        ip = os.path.join(self.path, "index.bin")
+        self.index_path = ip = os.path.join(self.path, "index.bin")
+        h = blake3.blake3()
+        size = 0
         try:
             with open(ip, "rb") as f:
-                idx = f.read()
+                head = f.read(8)
+                h.update(head)
+                size = len(head)
+                while True:
+                    block = f.read(1 << 20)
+                    if not block:
+                        break
+                    h.update(block)
+                    size += len(block)
         except OSError as exc:
             raise BundleReadError(f"{ip}: unreadable ({exc})") from exc
-        if len(idx) != self.info["index"]["size"] or blake3.blake3(idx).hexdigest() != self.info["index"]["blake3"]:
+        if size != self.info["index"]["size"] or h.hexdigest() != self.info["index"]["blake3"]:
             raise IntegrityError(f"{ip}: does not match the signed bundle description (tampered or truncated)")
-        self.index = parse_index(idx, len(self.packs), ip)
+        if len(head) < 8 or head[:4] != INDEX_MAGIC or struct.unpack_from("<I", head, 4)[0] * ENTRY.size + 8 != size:
+            raise FormatError(f"{ip}: bad index header")
         self.name = f"bundle {self.id[:16]}"
 
     def manifest(self, c: str, trusted):
@@ -267,22 +280,60 @@ class Bundle:
             raise FormatError(f"{p}: is not the manifest the bundle lists")
         return m
 
+    def iter_index(self):
+        """Yield (cid, pack, offset, length) in pack order, streaming (the index of a
+        4 GiB image is tens of MB: it is never loaded whole)."""
+        try:
+            with open(self.index_path, "rb") as f:
+                f.seek(8)
+                while True:
+                    block = f.read(ENTRY.size * 20000)
+                    if not block:
+                        return
+                    if len(block) % ENTRY.size:
+                        raise BundleReadError(f"{self.index_path}: truncated; was the disk removed?")
+                    for cid, pack, off, ln in ENTRY.iter_unpack(block):
+                        _check_entry(cid, pack, ln, len(self.packs), self.index_path)
+                        yield cid, pack, off, ln
+        except OSError as exc:
+            raise BundleReadError(f"{self.index_path}: unreadable ({exc}); was the disk removed?") from exc
+
     # source interface for install()
     def fetch(self, needed, objdir: str, prog) -> None:
-        by_pack: dict[int, list] = {}
-        for cid, _ in needed:
-            loc = self.index.get(cid)
-            if loc is None:
-                raise MissingObjectError(
-                    f"bundle {self.path} lacks chunk {cid.hex()} (it was built for other starting versions)")
-            by_pack.setdefault(loc[0], []).append((loc[1], loc[2], cid))
-        for pno in sorted(by_pack):
-            self._read_pack(pno, sorted(by_pack[pno]), objdir, prog)
+        """Stage every chunk of ``needed`` (a ChunkList) from the packs, in pack order.
+        Refuses before reading any pack if one is absent from the bundle."""
+        from array import array
+
+        from .compact import PrefixMap, prefix
+
+        keys = array("Q", (prefix(needed.ids[i * ID_LEN:i * ID_LEN + 8]) for i in range(len(needed))))
+        want = PrefixMap(keys)
+        del keys
+        found = bytearray(len(want))
+        per_pack: dict[int, int] = {}
+        for cid, pack, off, ln in self.iter_index():
+            i = want.index(prefix(cid))
+            if i >= 0 and not found[i]:
+                j = want.pos[i]
+                if needed.ids[j * ID_LEN:(j + 1) * ID_LEN] == cid:
+                    found[i] = 1
+                    per_pack[pack] = per_pack.get(pack, 0) + 1
+        if not all(found):
+            j = want.pos[found.index(0)]
+            cid, _ = needed.item(j)
+            raise MissingObjectError(
+                f"bundle {self.path} lacks chunk {cid.hex()} (it was built for other starting versions)")
+        for pno in sorted(per_pack):
+            self._read_pack(pno, want, needed, objdir, prog)
 
     def fetch_one(self, cid: bytes, ln: int, objdir: str) -> None:
-        self.fetch([(cid, ln)], objdir, None)
+        from .compact import ChunkList
 
-    def _read_pack(self, pno: int, wanted, objdir: str, prog) -> None:
+        self.fetch(ChunkList.of([(cid, ln)]), objdir, None)
+
+    def _read_pack(self, pno: int, want, needed, objdir: str, prog) -> None:
+        from .compact import prefix
+
         pk = self.packs[pno]
         path = os.path.join(self.path, "packs", pk["name"])
         try:
@@ -295,7 +346,18 @@ class Bundle:
             else:
                 reader = f
             pos = 0
-            for off, ln, cid in wanted:
+            for cid, pack, off, ln in self.iter_index():
+                if pack != pno:
+                    continue
+                i = want.index(prefix(cid))
+                if i < 0:
+                    continue
+                j = want.pos[i]
+                if needed.ids[j * ID_LEN:(j + 1) * ID_LEN] != cid:
+                    continue
+                out = os.path.join(objdir, cid.hex())
+                if os.path.exists(out):
+                    continue
                 if pk["kind"] == "raw":
                     f.seek(off)
                 else:
@@ -304,13 +366,14 @@ class Bundle:
                         if not skip:
                             break
                         pos += len(skip)
+                    if pos > off:
+                        raise FormatError(f"{self.index_path}: entries out of order")
                 data = reader.read(ln)
                 pos = off + len(data)
                 if len(data) != ln:
                     raise BundleReadError(f"{path}: truncated at chunk {cid.hex()}; was the disk removed?")
                 if blake3.blake3(data).digest() != cid:
                     raise IntegrityError(f"chunk {cid.hex()} in {path} is corrupt")
-                out = os.path.join(objdir, cid.hex())
                 with open(out + ".part", "wb") as o:
                     o.write(b"\x00")
                     o.write(data)

@@ -22,19 +22,22 @@ MAX_CHUNK = 256 * 1024
 ID_LEN = 32
 
 # Profiles: (min, avg, max) as given to pyfastcdc (effective mean is about min+avg).
-# "image": scattered 4 KiB block rewrites in disk images punish big chunks.
-# "default": documents, media, archives.
+# "default": documents, media, archives (FastCDC, ~20 KiB chunks).
+# "image": images whose content is not block-aligned (ISO, squashfs, qcow2): FastCDC, ~10 KiB.
+# "block": block-structured disk images (ext2/3/4, MBR/GPT disks): fixed 4 KiB chunks aligned
+#   on filesystem blocks, so a scattered 4 KiB write costs one 4 KiB chunk and data
+#   moved by the filesystem (always by whole blocks) is found again (measured, see README).
 PROFILES = {
     "default": (4096, 16384, 131072),
     "image": (2048, 8192, 65536),
 }
-PROFILE_CODES = {"default": 0, "image": 1}
+BLOCK = 4096
+PROFILE_CODES = {"default": 0, "image": 1, "block": 2}
 PROFILE_NAMES = {v: k for k, v in PROFILE_CODES.items()}
 
-IMAGE_EXTENSIONS = {
-    ".img", ".raw", ".iso", ".qcow2", ".vmdk", ".vdi", ".vhd", ".vhdx", ".ext2", ".ext3",
-    ".ext4", ".squashfs", ".sqfs", ".dd", ".disk",
-}
+BLOCK_EXTENSIONS = {".img", ".raw", ".dd", ".disk", ".ext2", ".ext3", ".ext4"}
+IMAGE_EXTENSIONS = {".iso", ".qcow2", ".vmdk", ".vdi", ".vhd", ".vhdx", ".squashfs", ".sqfs"}
+ZERO_BLOCK_ID = blake3.blake3(bytes(BLOCK)).digest()
 
 _chunkers: dict[str, pyfastcdc.FastCDC] = {}
 
@@ -50,18 +53,22 @@ def chunker(profile: str) -> pyfastcdc.FastCDC:
 def profile_for(path: str, size: int) -> str:
     """Pick the chunking profile of a file: small chunks for disk images."""
     ext = os.path.splitext(path)[1].lower()
-    if ext in IMAGE_EXTENSIONS:
-        return "image"
-    if size >= 16 * 1024 * 1024:
+    if size >= 1024 * 1024:
         try:
             with open(path, "rb") as f:
                 head = f.read(4096)
         except OSError:
-            return "default"
+            head = b""
         if len(head) >= 1082 and head[1080:1082] == b"\x53\xef":  # ext2/3/4 superblock
+            return "block"
+        if head[510:512] == b"\x55\xaa":  # MBR or protective MBR of a GPT disk
+            return "block"
+        if head[:4] == b"hsqs":  # squashfs
             return "image"
-        if head[510:512] == b"\x55\xaa" or head[:4] == b"hsqs":  # MBR/GPT, squashfs
-            return "image"
+    if ext in BLOCK_EXTENSIONS:
+        return "block"
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
     return "default"
 
 
@@ -73,9 +80,31 @@ def iter_file_chunks(path: str, profile: str):
     """Yield (raw chunk memoryview, id bytes) for a file."""
     if os.path.getsize(path) == 0:
         return
+    if profile == "block":
+        yield from _iter_blocks(path)
+        return
     for ch in chunker(profile).cut_file(path):
         data = ch.data
         yield data, blake3.blake3(data).digest()
+
+
+def _iter_blocks(path: str):
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    h = blake3.blake3
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            n = 0
+            while n < len(buf):  # fill the buffer so blocks stay aligned
+                got = f.readinto(view[n:])
+                if not got:
+                    break
+                n += got
+            if not n:
+                return
+            for off in range(0, n, BLOCK):
+                data = view[off:min(off + BLOCK, n)]
+                yield data, h(data).digest()
 
 
 def iter_buffer_chunks(buf, profile: str = "image"):

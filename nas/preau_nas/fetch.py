@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import os
-import queue
 import threading
 import time
 import urllib.parse
@@ -216,22 +215,23 @@ class HTTPSource:
         self._fetch_to(cid, objdir)
 
     def fetch(self, needed, objdir: str, prog) -> None:
-        """Download every (cid, len) in ``needed`` into objdir, ``jobs`` at a time."""
+        """Download every chunk of ``needed`` (a ChunkList) into objdir, many in flight."""
         os.makedirs(objdir, exist_ok=True)
-        q: queue.Queue = queue.Queue()
-        for item in needed:
-            q.put(item)
         errors: list[BaseException] = []
         stop = threading.Event()
         plock = threading.Lock()
+        nxt = [0]
+        n = len(needed)
 
         def worker():
             try:
                 while not stop.is_set():
-                    try:
-                        cid, ln = q.get_nowait()
-                    except queue.Empty:
+                    with plock:
+                        i = nxt[0]
+                        nxt[0] += 1
+                    if i >= n:
                         return
+                    cid, ln = needed.item(i)
                     self._fetch_to(cid, objdir)
                     if prog is not None:
                         with plock:
@@ -242,7 +242,7 @@ class HTTPSource:
             finally:
                 self._drop()
 
-        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(self.jobs, len(needed)) or 1)]
+        threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(self.jobs, n) or 1)]
         for t in threads:
             t.start()
         for t in threads:

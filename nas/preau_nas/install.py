@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import errno
 import os
+from array import array
 import shutil
 import time
 
 import blake3
 
-from .chunks import ID_LEN, decode_object, iter_buffer_chunks
+from .chunks import ID_LEN, ZERO_BLOCK_ID, decode_object, iter_buffer_chunks
+from .compact import ChunkList, PrefixMap, prefix
 from .errors import DiskFullError, ExpiredError, FormatError, IntegrityError, NasError, RollbackError
 from .manifest import DirEntry, FileEntry, Manifest, check_body
 from .progress import Progress
@@ -62,8 +64,8 @@ def load_body(node, c: str, m: Manifest, source, objdir: str) -> tuple[list, byt
                 have[cid] = bytes(data)
         except OSError:
             pass
-    missing = [(cid, ln) for cid, ln in m.body_chunks
-               if cid not in have and not os.path.exists(os.path.join(objdir, cid.hex()))]
+    missing = ChunkList.of((cid, ln) for cid, ln in m.body_chunks
+                           if cid not in have and not os.path.exists(os.path.join(objdir, cid.hex())))
     if missing:
         source.fetch(missing, objdir, None)
     parts = []
@@ -84,11 +86,17 @@ def load_body(node, c: str, m: Manifest, source, objdir: str) -> tuple[list, byt
 class Plan:
     def __init__(self):
         self.reuse = {}  # new path -> (abs source path, same_mode)
-        self.needed = []  # [(cid, len)] to obtain from the source
+        self.needed = ChunkList()  # chunks to obtain from the source
         self.needed_bytes = 0
-        self.local = {}  # cid[:16] -> (file index, offset)
+        self.local = None  # PrefixMap: id prefix -> (file index << 40 | offset) in the current tree
         self.local_files = []  # abs paths in the current tree
         self.reused_bytes = 0
+
+    def local_at(self, cid):
+        if self.local is None:
+            return None
+        v = self.local.get(prefix(cid))
+        return None if v is None else (v >> 40, v & ((1 << 40) - 1))
 
 
 def make_plan(node, c: str, entries: list, objdir: str) -> Plan:
@@ -97,6 +105,7 @@ def make_plan(node, c: str, entries: list, objdir: str) -> Plan:
     tree = node.current_tree(c)
     damaged = set(node.state(c).get("damaged") or [])
     whole = {}
+    keys, vals = array("Q"), array("Q")
     if cur is not None and tree and os.path.isdir(tree):
         for e in node.local_body(c, cur):
             if not isinstance(e, FileEntry) or e.path in damaged:
@@ -114,9 +123,12 @@ def make_plan(node, c: str, entries: list, objdir: str) -> Plan:
             off = 0
             ids = e.ids
             for i, ln in enumerate(e.lens):
-                plan.local.setdefault(ids[i * ID_LEN:i * ID_LEN + 16], (idx, off))
+                keys.append(int.from_bytes(ids[i * ID_LEN:i * ID_LEN + 8], "little"))
+                vals.append(idx << 40 | off)
                 off += ln
-    staged = set(os.listdir(objdir)) if os.path.isdir(objdir) else set()
+        if keys:
+            plan.local = PrefixMap(keys, vals)
+        del keys, vals
     seen = set()
     for e in entries:
         if not isinstance(e, FileEntry):
@@ -128,14 +140,18 @@ def make_plan(node, c: str, entries: list, objdir: str) -> Plan:
             continue
         ids = e.ids
         for i, ln in enumerate(e.lens):
-            cid = ids[i * ID_LEN:(i + 1) * ID_LEN]
-            if cid in seen or cid[:16] in plan.local:
+            k = int.from_bytes(ids[i * ID_LEN:i * ID_LEN + 8], "little")
+            if k in seen:
                 continue
-            seen.add(cid)
-            if cid.hex() in staged:
+            seen.add(k)
+            if plan.local is not None and k in plan.local:
                 continue
-            plan.needed.append((cid, ln))
+            cid = bytes(ids[i * ID_LEN:(i + 1) * ID_LEN])
+            if os.path.exists(os.path.join(objdir, cid.hex())):
+                continue
+            plan.needed.append(cid, ln)
             plan.needed_bytes += ln
+    del seen
     return plan
 
 
@@ -143,11 +159,17 @@ def _assemble_file(e: FileEntry, dst: str, plan: Plan, objdir: str, source, fds:
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with open(fd, "wb", buffering=1 << 20) as out:
         ids = e.ids
+        sparse = False
         for i, ln in enumerate(e.lens):
-            cid = ids[i * ID_LEN:(i + 1) * ID_LEN]
+            cid = bytes(ids[i * ID_LEN:(i + 1) * ID_LEN])
+            if cid == ZERO_BLOCK_ID:  # leave a hole: disk images are mostly free space
+                out.seek(ln, os.SEEK_CUR)
+                sparse = True
+                prog.advance(ln)
+                continue
             data = None
             sp = os.path.join(objdir, cid.hex())
-            loc = plan.local.get(cid[:16])
+            loc = plan.local_at(cid)
             if loc is not None and not os.path.exists(sp):
                 idx, off = loc
                 sfd = fds.get(idx)
@@ -156,8 +178,9 @@ def _assemble_file(e: FileEntry, dst: str, plan: Plan, objdir: str, source, fds:
                 data = os.pread(sfd, ln, off)
                 if len(data) != ln or blake3.blake3(data).digest() != cid:
                     data = None  # local copy damaged: get it from the source
-                    source.fetch_one(cid, ln, objdir)
             if data is None:
+                if not os.path.exists(sp):
+                    source.fetch_one(cid, ln, objdir)
                 try:
                     data = decode_object(cid, _read(sp), f"staged chunk (for {e.path})")
                 except FileNotFoundError as exc:
@@ -167,6 +190,8 @@ def _assemble_file(e: FileEntry, dst: str, plan: Plan, objdir: str, source, fds:
                     raise
             out.write(data)
             prog.advance(ln)
+        if sparse:
+            out.truncate()
         out.flush()
         os.fchmod(fd, e.mode)
         os.fsync(fd)

@@ -51,7 +51,7 @@ class FileEntry:
     mode: int
     size: int
     profile: int
-    ids: bytes  # n * 32 bytes
+    ids: bytes | memoryview  # n * 32 bytes (a view into the body when parsed: no copy)
     lens: array = field(default_factory=lambda: array("I"))
 
     @property
@@ -59,11 +59,13 @@ class FileEntry:
         return len(self.lens)
 
     def chunk(self, i: int) -> bytes:
-        return self.ids[i * ID_LEN:(i + 1) * ID_LEN]
+        return bytes(self.ids[i * ID_LEN:(i + 1) * ID_LEN])
 
     def signature(self) -> bytes:
         """Identity of the content (not the name): equal => byte-identical file."""
-        return blake3.blake3(self.ids + self.size.to_bytes(8, "little")).digest()
+        h = blake3.blake3(self.ids)
+        h.update(self.size.to_bytes(8, "little"))
+        return h.digest()
 
 
 def check_path(p: str, what: str) -> str:
@@ -94,8 +96,11 @@ def encode_body(entries) -> bytes:
 
 
 def parse_body(data: bytes, what: str = "manifest body") -> list:
-    """Parse a body; raise FormatError on anything malformed (fuzzed)."""
-    mv = memoryview(data)
+    """Parse a body; raise FormatError on anything malformed (fuzzed).
+
+    Chunk ids of the entries are views into ``data`` (no copy: a 4 GiB disk
+    image has a million chunks)."""
+    mv = memoryview(bytes(data))
     n = len(mv)
     if n < 8 or bytes(mv[:4]) != BODY_MAGIC:
         raise FormatError(f"{what}: bad magic")
@@ -134,7 +139,7 @@ def parse_body(data: bytes, what: str = "manifest body") -> list:
                 end = end_ids + cnt * 4
                 if end > n:
                     raise FormatError(f"{what}: {path}: truncated chunk list")
-                ids = bytes(mv[pos:end_ids])
+                ids = mv[pos:end_ids]
                 lens = array("I")
                 lens.frombytes(bytes(mv[end_ids:end]))
                 if big_endian:

@@ -44,12 +44,15 @@ def test_objects_compress_only_when_it_pays():
 def test_disk_images_get_small_chunks(tmp_path):
     p = tmp_path / "x.img"
     p.write_bytes(b"\0" * 100)
-    assert profile_for(str(p), 100) == "image"
+    assert profile_for(str(p), 100) == "block"
+    iso = tmp_path / "x.iso"
+    iso.write_bytes(b"\0" * 100)
+    assert profile_for(str(iso), 100) == "image"
     q = tmp_path / "disk"
     with open(q, "wb") as f:
         f.write(b"\0" * 1080 + b"\x53\xef" + b"\0" * 3000)
         f.truncate(20 << 20)
-    assert profile_for(str(q), 20 << 20) == "image"
+    assert profile_for(str(q), 20 << 20) == "block"
     r = tmp_path / "doc.pdf"
     r.write_bytes(b"%PDF" * 10)
     assert profile_for(str(r), 40) == "default"
@@ -169,3 +172,28 @@ def test_cli_end_to_end(tmp_path, counting_server, env):
     err = cli("bundle", "apply", str(tmp_path / "nowhere"), "--root", root, check=False)
     assert err.returncode == 1 and "not a bundle" in err.stderr
     assert pub
+
+
+def test_scattered_block_writes_cost_one_block_each(env, counting_server, tmp_path):
+    """A disk image with scattered 4 KiB rewrites: only those blocks travel; holes stay holes."""
+    src = tmp_path / "src"
+    src.mkdir()
+    img = src / "disk.img"
+    rnd = random.Random(3)
+    with open(img, "wb") as f:
+        for i in range(1024):  # 4 MiB: half data, half zeros (free space)
+            f.write(rnd.randbytes(4096) if i % 2 else bytes(4096))
+    env.publish(str(src))
+    nas = env.nas("nas-img", base_url=counting_server.url)
+    preau_nas.pull(nas.root)
+    with open(img, "r+b") as f:
+        for b in (3, 100, 501, 900):
+            f.seek(b * 4096)
+            f.write(rnd.randbytes(4096))
+    env.publish(str(src))
+    r = preau_nas.pull(nas.root)
+    c = r["collections"]["contents"]
+    assert c["needed_chunks"] == 4 and c["needed_bytes"] == 4 * 4096
+    out = os.path.join(current(nas.root), "disk.img")
+    assert open(out, "rb").read() == img.read_bytes()
+    assert os.stat(out).st_blocks * 512 < 3 * 1024 * 1024  # zero blocks left as holes
