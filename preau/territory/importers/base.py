@@ -576,10 +576,37 @@ def fast_insert(model, objs: list, key_field: str | tuple | None = None) -> None
         manager = model._default_manager.using(connection.alias)
         for start in range(0, len(firsts), 900):
             chunk = firsts[start:start + 900]
-            for *key, pk in manager.filter(**{f"{names[0]}__in": chunk}).values_list(*names, "pk"):
+            for *key, pk in manager.order_by().filter(**{f"{names[0]}__in": chunk}).values_list(*names, "pk"):
                 obj = by_key.get(tuple(key))
                 if obj is not None:
                     obj.pk = pk
+
+
+MAX_IN = 900  # ids in one SQL IN (...): below SQLite's variable limit
+
+
+def filter_in(queryset, field: str, ids):
+    """queryset.filter(field__in=ids) for any number of ids: one query when few, else all rows filtered here.
+
+    Returns a list of the queryset's items (call .values()/.values_list() before).
+    """
+    ids = set(ids)
+    if len(ids) <= MAX_IN:
+        return list(queryset.filter(**{f"{field}__in": list(ids)}))
+    return [row for row in queryset if _field_of(row, field) in ids]
+
+
+def _field_of(row, field: str):
+    if isinstance(row, dict):
+        return row[field]
+    if isinstance(row, tuple):
+        raise TypeError("filter_in needs .values() rows (dicts) for large id sets")
+    return getattr(row, field)
+
+
+def delete_in(model, ids: list) -> None:
+    for start in range(0, len(ids), MAX_IN):
+        model._default_manager.filter(pk__in=ids[start:start + MAX_IN]).delete()
 
 
 def write_audit(entries: list[AuditEntry]) -> None:

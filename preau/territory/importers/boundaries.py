@@ -99,7 +99,7 @@ def import_boundaries(path, *, user=None, progress: Progress | None = None, name
         raise ImportFailed([exc.error], [report]) from None
 
     features = data["features"]
-    communes = {c["insee"]: c for c in Commune.objects.values("id", "insee", "name", "boundary", "lat", "lon")}
+    communes = {c["insee"]: c for c in Commune.objects.order_by().values("id", "insee", "name", "boundary", "lat", "lon")}
     incoming: dict[str, dict] = {}
     outside: list[str] = []
     ticker = Ticker(progress, len(features), f"{name} : contours")

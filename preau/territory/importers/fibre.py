@@ -42,6 +42,7 @@ from .base import (
     Ticker,
     Upsert,
     display_name,
+    filter_in,
     open_table,
     parse_int,
 )
@@ -125,7 +126,7 @@ def import_fibre(path, *, user=None, progress: Progress | None = None, names: di
     premises_label = table.header[premises_col]
     get = table.getter()
 
-    communes = {c["insee"]: c for c in Commune.objects.values("id", "insee", "name", *COMMUNE_FIELDS)}
+    communes = {c["insee"]: c for c in Commune.objects.order_by().values("id", "insee", "name", *COMMUNE_FIELDS)}
     incoming: dict[str, dict] = {}
     outside = 0
     rows = list(table.rows())
@@ -187,9 +188,11 @@ def import_fibre(path, *, user=None, progress: Progress | None = None, names: di
 
         # Default connectivity of the schools of these communes.
         by_id = {communes[code]["id"]: {**communes[code], **values} for code, values in incoming.items()}
-        schools = list(School.objects.filter(commune_id__in=list(by_id)).values_list("id", "commune_id"))
-        existing = {c["school_id"]: c for c in Connectivity.objects.filter(
-            school_id__in=[s for s, _c in schools]).values("school_id", "access", "network", "source")}
+        schools = [(s["id"], s["commune_id"])
+                   for s in filter_in(School.objects.order_by().values("id", "commune_id"), "commune_id", by_id)]
+        existing = {c["school_id"]: c for c in filter_in(
+            Connectivity.objects.order_by().values("school_id", "access", "network", "source"), "school_id",
+            [s for s, _c in schools])}
         cup = Upsert(Connectivity, "school_id", existing, user, note)
         kept = 0
         for sid, cid in schools:

@@ -52,8 +52,10 @@ from .base import (
     RowTooLong,
     Ticker,
     Upsert,
+    delete_in,
     display_name,
     fast_insert,
+    filter_in,
     jsonable,
     open_table,
     parse_date,
@@ -443,14 +445,14 @@ class _Context:
     BASE = ("id", "uai", "name", "kind", "closed_on")
 
     def __init__(self):
-        self.communes = {c[0]: (c[1], c[2]) for c in Commune.objects.values_list("insee", "id", "department")}
-        self.schools = {s["uai"]: s for s in School.objects.values(*self.BASE)}
-        self.circs = dict(Circonscription.objects.values_list("name", "id"))
+        self.communes = {c[0]: (c[1], c[2]) for c in Commune.objects.order_by().values_list("insee", "id", "department")}
+        self.uais = set(School.objects.order_by().values_list("uai", flat=True))
+        self.schools: dict[str, dict] = {}
+        self.circs = dict(Circonscription.objects.order_by().values_list("name", "id"))
 
-    def load_schools(self, fields) -> None:
+    def load_schools(self, fields=()) -> None:
         wanted = [f for f in SCHOOL_FIELDS if f in fields and f not in self.BASE]
-        if wanted:
-            self.schools = {s["uai"]: s for s in School.objects.values(*self.BASE, *wanted)}
+        self.schools = {s["uai"]: s for s in School.objects.order_by().values(*self.BASE, *wanted)}
 
     def commune(self, insee: str):
         return self.communes.get(insee) or self.communes.get(ARRONDISSEMENTS.get(insee, ""))
@@ -545,7 +547,7 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
             continue
         rec["commune_id"] = commune[0]
         rec["_department"] = commune[1]
-        if rec.get("closed_on") and uai not in ctx.schools:
+        if rec.get("closed_on") and uai not in ctx.uais:
             closed_unknown += 1
             continue
         incoming[uai] = (line, rec)
@@ -610,6 +612,7 @@ _CLASS_NAME = re.compile(r"^Classe (\d+)$")
 
 
 def _import_classes(table, ctx: _Context, report: Report, include_all: bool, user, progress, write: bool) -> None:
+    ctx.load_schools()
     get = table.getter()
     name = table.name
     rows = list(table.rows())
@@ -675,8 +678,8 @@ def _import_classes(table, ctx: _Context, report: Report, include_all: bool, use
     school_ids = {sid for sid, _y in plans}
     years = {y for _sid, y in plans}
     existing = {}
-    for c in SchoolClass.objects.filter(school_id__in=school_ids, year__in=years).values(
-            "id", "school_id", "year", "name", *CLASS_FIELDS):
+    for c in filter_in(SchoolClass.objects.order_by().filter(year__in=years).values(
+            "id", "school_id", "year", "name", *CLASS_FIELDS), "school_id", school_ids):
         if (c["school_id"], c["year"]) in plans:
             existing[(c["school_id"], c["year"], c["name"])] = c
     note = f"import {name}"
@@ -709,7 +712,7 @@ def _import_classes(table, ctx: _Context, report: Report, include_all: bool, use
         SchoolClass.objects.bulk_update(to_update, CLASS_FIELDS, batch_size=1000)
         entries += [audit.entry(user, AuditEntry.Action.IMPORT, o, b, a, note) for o, b, a in changes]
     if extra:
-        SchoolClass.objects.filter(id__in=[c["id"] for c in extra]).delete()
+        delete_in(SchoolClass, [c["id"] for c in extra])
         entries += [audit.entry(user, AuditEntry.Action.DELETE,
                                 SchoolClass(id=c["id"], school_id=c["school_id"], year=c["year"], name=c["name"]),
                                 {k: jsonable(c[k]) for k in ("school_id", "year", "name", "level", "pupils")}, None,

@@ -137,7 +137,7 @@ def import_territory(epci_siren: str | None, epcis_path, communes_path, *, user=
     ticker = Ticker(progress, len(wanted), f"{communes_name} : communes")
     with transaction.atomic():
         # EPCI rows.
-        existing_epcis = {e["siren"]: e for e in Epci.objects.values("id", "siren", "name", "kind", "population")}
+        existing_epcis = {e["siren"]: e for e in Epci.objects.order_by().values("id", "siren", "name", "kind", "population")}
         up = Upsert(Epci, "siren", existing_epcis, user, f"import {communes_name}")
         for siren, values in epci_rows.items():
             up.add(siren, values)
@@ -148,10 +148,10 @@ def import_territory(epci_siren: str | None, epcis_path, communes_path, *, user=
                 report.notes.append(f"EPCI « {epci_rows[epci_siren]['name']} » {verb}")
             else:
                 report.notes.append(f"EPCI : {up.created} créé(s), {up.updated} mis à jour")
-        epci_ids = dict(Epci.objects.filter(siren__in=list(epci_rows)).values_list("siren", "id"))
+        epci_ids = {siren: pk for siren, pk in Epci.objects.order_by().values_list("siren", "id") if siren in epci_rows}
 
         # Communes.
-        existing = {c["insee"]: c for c in Commune.objects.values("id", "insee", *COMMUNE_FIELDS)}
+        existing = {c["insee"]: c for c in Commune.objects.order_by().values("id", "insee", *COMMUNE_FIELDS)}
         up = Upsert(Commune, "insee", existing, user, f"import {communes_name}")
         for code in wanted:
             _i, c = current[code]
