@@ -582,6 +582,31 @@ def fast_insert(model, objs: list, key_field: str | tuple | None = None) -> None
                     obj.pk = pk
 
 
+def fast_update(model, objs: list, fields: list[str]) -> None:
+    """UPDATE the given fields of objects by primary key with one executemany per batch.
+
+    bulk_update builds one CASE WHEN per field and batch: ten times slower on 30,000 rows.
+    """
+    if not objs:
+        return
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    columns = [meta.get_field(f) for f in fields]
+    plain_types = [c.get_internal_type() in _PLAIN_TYPES for c in columns]
+    qn = connection.ops.quote_name
+    sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(c.column)} = %s' for c in columns)} "
+           f"WHERE {qn(meta.pk.column)} = %s")
+    rows = []
+    for obj in objs:
+        row = [getattr(obj, c.attname) if plain else c.get_db_prep_save(getattr(obj, c.attname), connection)
+               for c, plain in zip(columns, plain_types, strict=True)]
+        row.append(obj.pk)
+        rows.append(row)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 2000):
+            cursor.executemany(sql, rows[start:start + 2000])
+
+
 MAX_IN = 900  # ids in one SQL IN (...): below SQLite's variable limit
 
 
@@ -684,7 +709,7 @@ class Upsert:
                 entries.append(audit.entry(self.user, AuditEntry.Action.IMPORT, obj, None, after, self.note))
         if self.to_update:
             fields = sorted(self.update_fields | set(extra_update_fields))
-            self.model.objects.bulk_update(self.to_update, fields, batch_size=BATCH if len(fields) < 8 else 300)
+            fast_update(self.model, self.to_update, fields)
             for obj, before, after in self.changes:
                 entries.append(audit.entry(self.user, AuditEntry.Action.IMPORT, obj, before, after, self.note))
         write_audit(entries)

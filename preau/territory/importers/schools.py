@@ -55,6 +55,7 @@ from .base import (
     delete_in,
     display_name,
     fast_insert,
+    fast_update,
     filter_in,
     jsonable,
     open_table,
@@ -709,7 +710,7 @@ def _import_classes(table, ctx: _Context, report: Report, include_all: bool, use
                                 {"school_id": o.school_id, "year": o.year, "name": o.name, "level": o.level,
                                  "pupils": o.pupils}, note) for o in to_create]
     if to_update:
-        SchoolClass.objects.bulk_update(to_update, CLASS_FIELDS, batch_size=1000)
+        fast_update(SchoolClass, to_update, CLASS_FIELDS)
         entries += [audit.entry(user, AuditEntry.Action.IMPORT, o, b, a, note) for o, b, a in changes]
     if extra:
         delete_in(SchoolClass, [c["id"] for c in extra])
