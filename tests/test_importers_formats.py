@@ -193,3 +193,17 @@ def test_network_for():
     assert network_for("-", "FRTE", "-", "") == "amii"
     assert network_for("-", "-", "SFR", "") == "amii"
     assert network_for("-", "-", "-", "") == "none"
+
+
+def test_skipped_rows_are_not_validated(communes, formats, tmp_path):
+    """A collège with a bad UAI is skipped, not rejected, unless collèges are asked for."""
+    text = (formats / ANNUAIRE).read_text(encoding="utf-8-sig").replace("0429904M", "0429904X")
+    path = tmp_path / "annuaire.csv"
+    path.write_text(text, encoding="utf-8")
+    (report,) = import_schools([path])
+    assert (report.created, report.skipped, report.rejected) == (3, 1, 0)
+    from preau.territory.importers import ImportFailed
+
+    with pytest.raises(ImportFailed) as exc:
+        import_schools([path], include_secondary=True)
+    assert (exc.value.errors[0].line, exc.value.errors[0].column) == (5, "Identifiant_de_l_etablissement")

@@ -310,8 +310,8 @@ def _val(fn, fld, *args):
         raise RowProblem(fld, str(exc)) from None
 
 
-def school_record(fmt: str, table, get, row) -> dict:
-    rec = parse_school_row(fmt, get, row)
+def school_record(fmt: str, table, get, row, rec: dict) -> dict:
+    """Complete `rec` (from parse_school_row) with the validated fields the format carries; RowProblem if bad."""
     if not rec["name"]:
         raise RowProblem("name", "nom de l'école vide : un nom est attendu")
     has = table.has
@@ -500,11 +500,19 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
     ticker = Ticker(progress, len(rows), f"{name} : lecture")
     incoming: dict[str, tuple[int, dict]] = {}
     outside = secondary = other = closed_unknown = duplicates = 0
-    unknown_communes: set[str] = set()
     for line, row in rows:
         ticker.tick()
         if isinstance(row, RowTooLong):
             report.errors.append(RowError(name, line, None, row.message(table.delimiter)))
+            continue
+        # What kind of establishment first: rows skipped anyway are not validated.
+        rec = parse_school_row(fmt, get, row)
+        cat = rec.pop("_category")
+        if cat == "other":
+            other += 1
+            continue
+        if cat == "secondary" and not include_secondary:
+            secondary += 1
             continue
         uai = normalize_uai(get(row, "uai"))
         err = uai_error(uai)
@@ -512,20 +520,13 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
             report.errors.append(RowError(name, line, table.label("uai"), err))
             continue
         try:
-            rec = school_record(fmt, table, get, row)
+            rec = school_record(fmt, table, get, row, rec)
         except RowProblem as exc:
             report.errors.append(RowError(name, line, table.label(exc.fld), exc.message))
             continue
-        cat = rec.pop("_category")
         # An empty cell leaves the stored value as is (files complete each other); closing and
         # contract are states, kept even when empty.
         rec = {k: v for k, v in rec.items() if (v is not None and v != "") or k in _STATE_FIELDS}
-        if cat == "other":
-            other += 1
-            continue
-        if cat == "secondary" and not include_secondary:
-            secondary += 1
-            continue
         raw_insee = get(row, "commune")
         insee = normalize_insee(raw_insee)
         err = insee_error(insee)
@@ -538,10 +539,10 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
                 report.errors.append(RowError(
                     name, line, table.label("commune"),
                     f"commune « {insee} » inconnue de la base : importez d'abord le territoire "
-                    f"(preau import-territory), ou retirez l'option « toutes les écoles »"))
+                    f"(preau import-territory), ou importez sans l'option --all (« garder les écoles hors des "
+                    f"communes importées »)"))
             else:
                 outside += 1
-                unknown_communes.add(insee)
             continue
         if uai in incoming:
             duplicates += 1
