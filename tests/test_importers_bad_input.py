@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from preau.core.jobs import Cancelled
 from preau.core.models import AuditEntry
@@ -326,3 +328,33 @@ def test_progress_bar_on_a_terminal(communes, tmp_path):
     calls = []
     import_schools([write(tmp_path, "ecoles.csv", [HEADER, *GOOD])], progress=lambda *a: calls.append(a))
     assert calls[-1][0] == calls[-1][1] and all(isinstance(c[2], str) for c in calls)
+
+
+# Fuzzing: whatever the bytes, an importer either imports or raises ImportFailed (never another error).
+
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+cell = st.text(alphabet=st.sampled_from(list("0123456789AJKLéÉ;,\"'\t .-/x")), max_size=12)
+
+
+@FUZZ
+@given(data=st.binary(max_size=400))
+def test_fuzz_any_bytes(communes, tmp_path, data):
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(data)
+    for call in (lambda: import_schools([path]), lambda: import_fibre(path), lambda: import_boundaries(path),
+                 lambda: import_territory(None, None, path)):
+        try:
+            call()
+        except ImportFailed as exc:
+            assert exc.errors and all(isinstance(e, RowError) for e in exc.errors)
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(cell, min_size=10, max_size=14), max_size=6))
+def test_fuzz_rows_of_a_known_format(communes, tmp_path, rows):
+    path = tmp_path / "fuzz.csv"
+    path.write_text("\n".join([HEADER, *(",".join(r) for r in rows)]) + "\n", encoding="utf-8")
+    try:
+        import_schools([path], include_all=True)
+    except ImportFailed as exc:
+        assert all(e.file == "fuzz.csv" for e in exc.errors)

@@ -30,6 +30,11 @@ EPCI_KINDS = {"METRO": "ME", "MET69": "ME", "CU": "CU", "CA": "CA", "CC": "CC"}
 COMMUNE_FIELDS = ["name", "department", "population", "stratum", "siren", "postal_codes", "epci_id"]
 
 
+def _count(value) -> int | None:
+    """A population: a non-negative integer, else None (absent or not a number)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _load_json(path, name: str, max_bytes: int | None, what: str) -> list:
     text, _note = read_text(path, name, max_bytes)
     try:
@@ -88,6 +93,10 @@ def import_territory(epci_siren: str | None, epcis_path, communes_path, *, user=
     # Current communes by INSEE code.
     current: dict[str, tuple[int, dict]] = {}
     for i, c in enumerate(communes, start=1):
+        if not isinstance(c, dict):
+            errors.append(RowError(communes_name, None, None, f"élément n° {i} : un objet JSON (une commune) est "
+                                                              f"attendu"))
+            continue
         if c.get("type", "commune-actuelle") != "commune-actuelle":
             continue
         code = str(c.get("code", "")).strip().upper()
@@ -103,6 +112,9 @@ def import_territory(epci_siren: str | None, epcis_path, communes_path, *, user=
     if epcis is not None:
         epcis_name = display_name(epcis_path, names)
         for i, e in enumerate(epcis, start=1):
+            if not isinstance(e, dict):
+                errors.append(RowError(epcis_name, None, None, f"élément n° {i} : un objet JSON (un EPCI) est attendu"))
+                continue
             siren = str(e.get("code", "")).strip()
             if epci_siren and siren != epci_siren:
                 continue
@@ -113,9 +125,10 @@ def import_territory(epci_siren: str | None, epcis_path, communes_path, *, user=
             epci_rows[siren] = {
                 "name": str(e.get("nom") or siren)[:200],
                 "kind": EPCI_KINDS.get(str(e.get("type") or ""), str(e.get("type") or "")[:10]),
-                "population": e.get("populationTotale"),
+                "population": _count(e.get("populationTotale")),
             }
             for m in e.get("membres") or []:
+                m = m if isinstance(m, dict) else {"code": m}
                 code = str(m.get("code", "")).strip().upper()
                 if code not in current:
                     errors.append(RowError(epcis_name, None, "membres",
@@ -155,8 +168,7 @@ def import_territory(epci_siren: str | None, epcis_path, communes_path, *, user=
         up = Upsert(Commune, "insee", existing, user, f"import {communes_name}")
         for code in wanted:
             _i, c = current[code]
-            population = c.get("population")
-            population = population if isinstance(population, int) and population >= 0 else None
+            population = _count(c.get("population"))
             values = {
                 "name": str(c.get("nom") or code)[:200],
                 "department": str(c.get("departement") or "")[:3],
