@@ -16,6 +16,12 @@ A, B = "42218", "42207"
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """The cast hashes 9 passwords: a fast hasher for these tests (autouse runs before `cast`)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_throttles():
     cache.clear()
     yield

@@ -33,6 +33,23 @@ def search_terms(value: str) -> list[str]:
     return [term for term in (value or "").split() if term][:8]
 
 
+def case_variants(term: str) -> set[str]:
+    """The term and its lower/upper/capitalised forms when it has non-ASCII letters.
+
+    SQLite's LIKE folds the case of ASCII letters only: « école » would miss « École ».
+    """
+    if term.isascii():
+        return {term}
+    return {term, term.lower(), term.upper(), term.capitalize()}
+
+
+def icontains_any(field: str, term: str) -> Q:
+    q = Q()
+    for variant in case_variants(term):
+        q |= Q(**{f"{field}__icontains": variant})
+    return q
+
+
 class StableOrderingFilter(django_filters.OrderingFilter):
     """OrderingFilter that always ends with the primary key, so pages never overlap or skip rows."""
 
@@ -84,8 +101,8 @@ class SchoolFilter(django_filters.FilterSet):
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         for term in search_terms(value):
             queryset = queryset.filter(
-                Q(name__icontains=term) | Q(uai__istartswith=normalize_uai(term))
-                | Q(commune__name__icontains=term) | Q(commune__insee=normalize_insee(term))
+                icontains_any("name", term) | Q(uai__istartswith=normalize_uai(term))
+                | icontains_any("commune__name", term) | Q(commune__insee=normalize_insee(term))
                 | Q(postal_code__startswith=term)
             )
         return queryset
@@ -132,7 +149,7 @@ class CommuneFilter(django_filters.FilterSet):
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         for term in search_terms(value):
             queryset = queryset.filter(
-                Q(name__icontains=term) | Q(insee=normalize_insee(term)) | Q(postal_codes__icontains=term)
+                icontains_any("name", term) | Q(insee=normalize_insee(term)) | Q(postal_codes__icontains=term)
             )
         return queryset
 
