@@ -8,6 +8,7 @@ without the right to act gets a 403 (PermissionDenied).
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from preau.territory.models import Commune, School, SchoolClass
 
@@ -63,9 +64,9 @@ def can_edit_school(user, school: School) -> bool:
 
 def require_edit_school(user, school: School) -> None:
     if not can_edit_school(user, school):
-        raise PermissionDenied("Vous ne pouvez pas modifier cette école.")
+        raise PermissionDenied(_("Vous ne pouvez pas modifier cette école."))
 
 
 def require_admin(user) -> None:
     if not user.is_authenticated or not user.is_admin:
-        raise PermissionDenied("Réservé à l'équipe numérique de l'agglomération.")
+        raise PermissionDenied(_("Réservé à l'équipe numérique de l'agglomération."))

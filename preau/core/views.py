@@ -2,6 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from preau.accounts.access import require_admin
@@ -19,10 +20,10 @@ def home(request: HttpRequest) -> HttpResponse:
     t = counts["territory"]
     total = t["schools"] or 1
     shares = [
-        ("fibre", t["fibre"], "Fibre"),
-        ("other", t["other_access"], "ADSL / 4G / satellite"),
-        ("none", t["no_access"], "Aucun accès"),
-        ("unknown", t["connectivity_unknown"], "Inconnu"),
+        ("fibre", t["fibre"], _("Fibre")),
+        ("other", t["other_access"], _("ADSL / 4G / satellite")),
+        ("none", t["no_access"], _("Aucun accès")),
+        ("unknown", t["connectivity_unknown"], _("Inconnu")),
     ]
     bar = [(cls, n, label, round(100 * n / total, 1)) for cls, n, label in shares]
     return render(request, "core/home.html", {"t": t, "bar": bar})
@@ -42,7 +43,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def _job_for(request, job_id: int) -> Job:
     job = get_object_or_404(Job, pk=job_id)
     if not (request.user.is_admin or job.created_by_id == request.user.pk):
-        raise PermissionDenied("Cette tâche ne vous appartient pas.")
+        raise PermissionDenied(_("Cette tâche ne vous appartient pas."))
     return job
 
 

@@ -7,6 +7,8 @@ cos(mean latitude), which is faithful enough at the scale of a department.
 import math
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 WIDTH = 1000.0
 
 
@@ -50,7 +52,7 @@ def _rings(geometry: dict) -> list[list[list[float]]]:
 def geometry_bounds(geometry: dict) -> tuple[list[float], list[float]]:
     lons, lats = [], []
     for ring in _rings(geometry):
-        for lon, lat, *_ in ring:
+        for lon, lat, *_rest in ring:
             lons.append(lon)
             lats.append(lat)
     return lons, lats
@@ -61,7 +63,7 @@ def svg_path(geometry: dict, project: Projection, min_step: float = 0.6) -> str:
     parts = []
     for ring in _rings(geometry):
         out, last = [], None
-        for lon, lat, *_ in ring:
+        for lon, lat, *_rest in ring:
             x, y = project(lon, lat)
             if last is None or abs(x - last[0]) + abs(y - last[1]) >= min_step:
                 out.append(f"{x:.1f},{y:.1f}")
@@ -84,9 +86,9 @@ def school_status(access: str | None, planned_on) -> str:
 
 
 STATUS_LABELS = {
-    "fibre": "raccordée à la fibre",
-    "planned": "raccordement fibre prévu",
-    "other": "ADSL, 4G ou satellite",
-    "none": "aucun accès",
-    "unknown": "connectivité inconnue",
+    "fibre": _("raccordée à la fibre"),
+    "planned": _("raccordement fibre prévu"),
+    "other": _("ADSL, 4G ou satellite"),
+    "none": _("aucun accès"),
+    "unknown": _("connectivité inconnue"),
 }

@@ -47,7 +47,7 @@ def territory_map(request: HttpRequest) -> HttpResponse:
         counts[status] += 1
         x, y = project(lon, lat)
         points.append((f"{x:.1f}", f"{y:.1f}", status, name, uai))
-    legend = [(key, _(label), counts[key]) for key, label in maps.STATUS_LABELS.items()]
+    legend = [(key, label, counts[key]) for key, label in maps.STATUS_LABELS.items()]
     return render(request, "territory/map.html", {
         "width": f"{project.width:.0f}", "height": f"{project.height:.0f}",
         "shapes": shapes, "points": points, "legend": legend, "linked": len(points) <= 600,
