@@ -443,3 +443,13 @@ def test_delete_class_denied(cast, as_user):
     assert as_user(cast.committee).delete(f"/api/v1/classes/{other.pk}/").status_code == 403
     assert SchoolClass.objects.count() == 4
     assert AuditEntry.objects.count() == 0
+
+
+# ---------------------------------------------------------------- browsable API (session, HTML)
+
+@pytest.mark.parametrize("url", LIST_URLS + DETAIL_URLS)
+def test_browsable_api_renders_html(cast, client, url):
+    client.force_login(cast.admin)
+    response = client.get(url, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
