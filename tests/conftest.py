@@ -6,6 +6,7 @@ Users: admin, technician, committee, commune_a (staff of A), advisor_c1, directo
 teacher_sa1, director_sb1, workshop. Password of all: "pw-Preau-2026".
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,9 @@ from preau.territory.models import (
 )
 
 PASSWORD = "pw-Preau-2026"
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+# The project's open data lives beside the repository (../shared/data); PREAU_SHARED_DATA overrides it.
+SHARED_DATA = Path(os.environ.get("PREAU_SHARED_DATA",
+                                  Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 
 
 @pytest.fixture(autouse=True)
