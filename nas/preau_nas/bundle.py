@@ -18,7 +18,7 @@ bundle is refused as "not a bundle".
 
 from __future__ import annotations
 
-import json
+import errno
 import os
 import struct
 
@@ -299,7 +299,7 @@ class Bundle:
             raise BundleReadError(f"{self.index_path}: unreadable ({exc}); was the disk removed?") from exc
 
     # source interface for install()
-    def fetch(self, needed, objdir: str, prog) -> None:
+    def fetch(self, needed, staging, prog) -> None:
         """Stage every chunk of ``needed`` (a ChunkList) from the packs, in pack order.
         Refuses before reading any pack if one is absent from the bundle."""
         from array import array
@@ -316,7 +316,10 @@ class Bundle:
             if i >= 0 and not found[i]:
                 j = want.pos[i]
                 if needed.ids[j * ID_LEN:(j + 1) * ID_LEN] == cid:
-                    found[i] = 1
+                    k = prefix(cid)
+                    while i < len(want) and want.keys[i] == k:  # the same chunk listed twice
+                        found[i] = 1
+                        i += 1
                     per_pack[pack] = per_pack.get(pack, 0) + 1
         if not all(found):
             j = want.pos[found.index(0)]
@@ -324,14 +327,14 @@ class Bundle:
             raise MissingObjectError(
                 f"bundle {self.path} lacks chunk {cid.hex()} (it was built for other starting versions)")
         for pno in sorted(per_pack):
-            self._read_pack(pno, want, needed, objdir, prog)
+            self._read_pack(pno, want, needed, staging, prog)
 
-    def fetch_one(self, cid: bytes, ln: int, objdir: str) -> None:
+    def fetch_one(self, cid: bytes, ln: int, staging) -> None:
         from .compact import ChunkList
 
-        self.fetch(ChunkList.of([(cid, ln)]), objdir, None)
+        self.fetch(ChunkList.of([(cid, ln)]), staging, None)
 
-    def _read_pack(self, pno: int, want, needed, objdir: str, prog) -> None:
+    def _read_pack(self, pno: int, want, needed, staging, prog) -> None:
         from .compact import prefix
 
         pk = self.packs[pno]
@@ -355,9 +358,6 @@ class Bundle:
                 j = want.pos[i]
                 if needed.ids[j * ID_LEN:(j + 1) * ID_LEN] != cid:
                     continue
-                out = os.path.join(objdir, cid.hex())
-                if os.path.exists(out):
-                    continue
                 if pk["kind"] == "raw":
                     f.seek(off)
                 else:
@@ -374,17 +374,14 @@ class Bundle:
                     raise BundleReadError(f"{path}: truncated at chunk {cid.hex()}; was the disk removed?")
                 if blake3.blake3(data).digest() != cid:
                     raise IntegrityError(f"chunk {cid.hex()} in {path} is corrupt")
-                with open(out + ".part", "wb") as o:
-                    o.write(b"\x00")
-                    o.write(data)
-                os.replace(out + ".part", out)
+                staging.add(cid, b"\x00" + data)
                 if prog is not None:
                     prog.advance(ln)
         except zstandard.ZstdError as exc:
             raise BundleReadError(f"{path}: corrupt or truncated ({exc})") from exc
         except OSError as exc:
-            if exc.filename and os.path.dirname(os.fspath(exc.filename)) == objdir:
-                raise
+            if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # our disk is full: not the bundle's fault
             raise BundleReadError(f"{path}: read error ({exc}); was the disk removed?") from exc
         finally:
             f.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
-import os
 import threading
 import time
 import urllib.parse
@@ -196,7 +195,7 @@ class HTTPSource:
         raise NasError(f"{self.base_url}/{rel}: {last}")
 
     # ------------------------------------------------------------------ chunks
-    def _fetch_to(self, cid: bytes, objdir: str) -> int:
+    def _fetch_to(self, cid: bytes, staging) -> int:
         rel = object_relpath(cid.hex())
         data = self.get(rel)
         try:
@@ -204,19 +203,14 @@ class HTTPSource:
         except IntegrityError:
             data = self.get(rel)  # one retry, in case of a transient transfer problem
             decode_object(cid, data, f"chunk {self.base_url}/{rel}")
-        path = os.path.join(objdir, cid.hex())
-        tmp = f"{path}.part-{threading.get_ident()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        staging.add(cid, data)
         return len(data)
 
-    def fetch_one(self, cid: bytes, ln: int, objdir: str) -> None:
-        self._fetch_to(cid, objdir)
+    def fetch_one(self, cid: bytes, ln: int, staging) -> None:
+        self._fetch_to(cid, staging)
 
-    def fetch(self, needed, objdir: str, prog) -> None:
-        """Download every chunk of ``needed`` (a ChunkList) into objdir, many in flight."""
-        os.makedirs(objdir, exist_ok=True)
+    def fetch(self, needed, staging, prog) -> None:
+        """Download every chunk of ``needed`` (a ChunkList) into the staging log, many in flight."""
         errors: list[BaseException] = []
         stop = threading.Event()
         plock = threading.Lock()
@@ -232,7 +226,7 @@ class HTTPSource:
                     if i >= n:
                         return
                     cid, ln = needed.item(i)
-                    self._fetch_to(cid, objdir)
+                    self._fetch_to(cid, staging)
                     if prog is not None:
                         with plock:
                             prog.advance(ln)
@@ -255,6 +249,6 @@ class HTTPSource:
                         raise e
             e = errors[0]
             if isinstance(e, OSError):
-                raise_disk_full(e, objdir)
+                raise_disk_full(e, staging.path)
                 raise NasError(f"cannot store chunk: {e}") from e
             raise e

@@ -1,10 +1,11 @@
 """Install a verified manifest on a node: plan, stage missing chunks, assemble, switch.
 
 Shared by online pull (chunks come over HTTP) and bundle apply (chunks come
-from a USB disk). The *source* object has ``fetch(needed, objdir, progress)``
-which must leave every needed chunk, verified, as an object file
-``objdir/<hex id>``, and ``fetch_one(cid, objdir)`` for a local chunk found
-damaged during assembly (a bundle source raises MissingObjectError).
+from a USB disk). The *source* object has ``fetch(needed, staging, progress)``
+which must add every needed chunk (a ChunkList), verified, to the staging log
+(staging.py), and ``fetch_one(cid, length, staging)`` for a chunk found
+damaged during assembly (a bundle source raises MissingObjectError if it
+does not carry it).
 
 Crash safety: a version is assembled in ``staging/<c>/build-*``, every file
 and directory fsynced, then renamed into ``versions/`` and published by an
@@ -22,8 +23,9 @@ import time
 
 import blake3
 
-from .chunks import ID_LEN, ZERO_BLOCK_ID, decode_object, iter_buffer_chunks
+from .chunks import ID_LEN, ZERO_BLOCK_ID, iter_buffer_chunks
 from .compact import ChunkList, PrefixMap, prefix
+from .staging import Staging
 from .errors import DiskFullError, ExpiredError, FormatError, IntegrityError, NasError, RollbackError
 from .manifest import DirEntry, FileEntry, Manifest, check_body
 from .progress import Progress
@@ -49,12 +51,7 @@ def check_offer(node, c: str, m: Manifest, *, online: bool, now=None) -> str:
     return "reinstall" if m.id == held_id else "install"
 
 
-def _read(path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def load_body(node, c: str, m: Manifest, source, objdir: str) -> tuple[list, bytes]:
+def load_body(node, c: str, m: Manifest, source, staging) -> tuple[list, bytes]:
     """Get the manifest body: from the node's current body where chunks match, else the source."""
     have = {}
     cur = node.current_manifest(c)
@@ -64,21 +61,25 @@ def load_body(node, c: str, m: Manifest, source, objdir: str) -> tuple[list, byt
                 have[cid] = bytes(data)
         except OSError:
             pass
-    missing = ChunkList.of((cid, ln) for cid, ln in m.body_chunks
-                           if cid not in have and not os.path.exists(os.path.join(objdir, cid.hex())))
+    missing, listed = ChunkList(), set()
+    for cid, ln in m.body_chunks:
+        if cid not in have and cid not in listed and not staging.has(cid):
+            listed.add(cid)
+            missing.append(cid, ln)
     if missing:
-        source.fetch(missing, objdir, None)
+        source.fetch(missing, staging, None)
     parts = []
-    for cid, _ in m.body_chunks:
+    for cid, ln in m.body_chunks:
         if cid in have:
             parts.append(have[cid])
         else:
-            p = os.path.join(objdir, cid.hex())
-            try:
-                parts.append(decode_object(cid, _read(p), "staged body chunk"))
-            except IntegrityError:
-                os.unlink(p)
-                raise
+            data = staging.get(cid)
+            if data is None:
+                source.fetch_one(cid, ln, staging)
+                data = staging.get(cid)
+            if data is None:
+                raise IntegrityError(f"body chunk {cid.hex()} of manifest {m.id[:16]} could not be obtained intact")
+            parts.append(data)
     body = b"".join(parts)
     return check_body(m, body), body
 
@@ -99,7 +100,7 @@ class Plan:
         return None if v is None else (v >> 40, v & ((1 << 40) - 1))
 
 
-def make_plan(node, c: str, entries: list, objdir: str) -> Plan:
+def make_plan(node, c: str, entries: list, staging) -> Plan:
     plan = Plan()
     cur = node.current_manifest(c)
     tree = node.current_tree(c)
@@ -147,7 +148,7 @@ def make_plan(node, c: str, entries: list, objdir: str) -> Plan:
             if plan.local is not None and k in plan.local:
                 continue
             cid = bytes(ids[i * ID_LEN:(i + 1) * ID_LEN])
-            if os.path.exists(os.path.join(objdir, cid.hex())):
+            if staging.has(cid):
                 continue
             plan.needed.append(cid, ln)
             plan.needed_bytes += ln
@@ -155,7 +156,7 @@ def make_plan(node, c: str, entries: list, objdir: str) -> Plan:
     return plan
 
 
-def _assemble_file(e: FileEntry, dst: str, plan: Plan, objdir: str, source, fds: dict, prog) -> None:
+def _assemble_file(e: FileEntry, dst: str, plan: Plan, staging, source, fds: dict, prog) -> None:
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with open(fd, "wb", buffering=1 << 20) as out:
         ids = e.ids
@@ -168,26 +169,22 @@ def _assemble_file(e: FileEntry, dst: str, plan: Plan, objdir: str, source, fds:
                 prog.advance(ln)
                 continue
             data = None
-            sp = os.path.join(objdir, cid.hex())
             loc = plan.local_at(cid)
-            if loc is not None and not os.path.exists(sp):
+            if loc is not None:
                 idx, off = loc
                 sfd = fds.get(idx)
                 if sfd is None:
                     sfd = fds[idx] = os.open(plan.local_files[idx], os.O_RDONLY)
                 data = os.pread(sfd, ln, off)
                 if len(data) != ln or blake3.blake3(data).digest() != cid:
-                    data = None  # local copy damaged: get it from the source
+                    data = None  # local copy damaged: use the staged one or get it from the source
             if data is None:
-                if not os.path.exists(sp):
-                    source.fetch_one(cid, ln, objdir)
-                try:
-                    data = decode_object(cid, _read(sp), f"staged chunk (for {e.path})")
-                except FileNotFoundError as exc:
-                    raise IntegrityError(f"chunk {cid.hex()} for {e.path} is missing") from exc
-                except IntegrityError:
-                    os.unlink(sp)  # bad staged copy: next run fetches it again
-                    raise
+                data = staging.get(cid, f"staged chunk (for {e.path})")
+            if data is None:
+                source.fetch_one(cid, ln, staging)
+                data = staging.get(cid, f"staged chunk (for {e.path})")
+            if data is None:
+                raise IntegrityError(f"chunk {cid.hex()} for {e.path} could not be obtained intact")
             out.write(data)
             prog.advance(ln)
         if sparse:
@@ -197,9 +194,8 @@ def _assemble_file(e: FileEntry, dst: str, plan: Plan, objdir: str, source, fds:
         os.fsync(fd)
 
 
-def assemble(node, c: str, m: Manifest, entries: list, plan: Plan, source, progress) -> str:
+def assemble(node, c: str, m: Manifest, entries: list, plan: Plan, source, progress, staging) -> str:
     stage = node.staging(c)
-    objdir = os.path.join(stage, "objects")
     build = os.path.join(stage, f"build-{m.id[:16]}-{time.time_ns()}")
     os.makedirs(build)
     prog = Progress(progress, "install", m.total_size, phase="assemble", collection=c)
@@ -228,7 +224,7 @@ def assemble(node, c: str, m: Manifest, entries: list, plan: Plan, source, progr
                         os.fsync(f.fileno())
                 prog.advance(e.size, file=e.path)
             else:
-                _assemble_file(e, dst, plan, os.path.join(stage, "objects"), source, fds, prog)
+                _assemble_file(e, dst, plan, staging, source, fds, prog)
         for root, dnames, _ in os.walk(build):
             for d in dnames:
                 fsync_dir(os.path.join(root, d))
@@ -284,14 +280,15 @@ def install(node, c: str, m: Manifest, source, *, online: bool, progress=None, f
         return {"collection": c, "version": m.version, "manifest": m.id, "status": "up_to_date",
                 "fetched_bytes": 0}
     stage = node.staging(c)
-    objdir = os.path.join(stage, "objects")
-    os.makedirs(objdir, exist_ok=True)
+    os.makedirs(stage, exist_ok=True)
     for name in os.listdir(stage):
         if name.startswith("build-"):
             shutil.rmtree(os.path.join(stage, name), ignore_errors=True)
+    staging = None
     try:
-        entries, body_bytes = load_body(node, c, m, source, objdir)
-        plan = make_plan(node, c, entries, objdir)
+        staging = Staging(stage)
+        entries, body_bytes = load_body(node, c, m, source, staging)
+        plan = make_plan(node, c, entries, staging)
         need = int((plan.needed_bytes + m.total_size - plan.reused_bytes) * 1.02) + (1 << 20)
         free = shutil.disk_usage(node.root).free
         if need > free:
@@ -300,18 +297,23 @@ def install(node, c: str, m: Manifest, source, *, online: bool, progress=None, f
         prog = Progress(progress, "fetch", plan.needed_bytes, phase="fetch", collection=c)
         prog.emit(chunks=len(plan.needed))
         if plan.needed:
-            source.fetch(plan.needed, objdir, prog)
+            source.fetch(plan.needed, staging, prog)
         prog.done()
-        build = assemble(node, c, m, entries, plan, source, progress)
+        build = assemble(node, c, m, entries, plan, source, progress, staging)
         switch(node, c, m, body_bytes, build, source.name)
     except DiskFullError:
         # free the space we took so the NAS keeps serving and recording its state
+        if staging is not None:
+            staging.close()
         shutil.rmtree(stage, ignore_errors=True)
         raise
     except OSError as exc:
         shutil.rmtree(stage, ignore_errors=True) if exc.errno in (errno.ENOSPC, errno.EDQUOT) else None
         raise_disk_full(exc, getattr(exc, "filename", None) or stage)
         raise NasError(f"{c}: {exc}") from exc
+    finally:
+        if staging is not None:
+            staging.close()
     node.cleanup(c)
     shutil.rmtree(stage, ignore_errors=True)
     return {"collection": c, "version": m.version, "manifest": m.id, "status": "updated",

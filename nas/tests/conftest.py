@@ -14,7 +14,6 @@ import pytest
 
 import preau_nas
 
-from nas_helpers import current, make_tree, mutate_tree, tree_snapshot  # noqa: F401
 
 
 class Env:
