@@ -1,7 +1,7 @@
 """The JSON API under /api/v1/: one router, each app registers its viewsets; OpenAPI at openapi.json."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.routers import DefaultRouter
 
 from preau.accounts.api import TokenView
@@ -11,7 +11,7 @@ router = DefaultRouter()
 register_territory(router)
 
 urlpatterns = [
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("token/", TokenView.as_view(), name="api-token"),
     path("", include(router.urls)),
 ]

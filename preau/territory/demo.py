@@ -8,8 +8,6 @@ for a given seed. Invented codes: INSEE 429xx and UAI 0428xxx (valid check lette
 import datetime
 import math
 
-from django.utils import timezone
-
 from preau.core import demo
 
 from .codes import uai_check_letter
@@ -26,6 +24,7 @@ from .models import (
     SchoolClass,
     SchoolKind,
     Sector,
+    current_school_year,
     stratum_for,
 )
 
@@ -47,11 +46,6 @@ SCHOOL_NAMES = ["Jules-Ferry", "Louise-Michel", "Les Tilleuls", "Le Bourg", "Jea
                 "Le Petit Prince", "Les Hirondelles"]
 LEVELS_MAT = ["PS", "MS", "GS"]
 LEVELS_ELE = ["CP", "CE1", "CE2", "CM1", "CM2"]
-
-
-def school_year(today: datetime.date | None = None) -> int:
-    today = today or timezone.localdate()
-    return today.year if today.month >= 8 else today.year - 1
 
 
 def _hex_cells(n: int) -> list[tuple[int, int]]:
@@ -105,7 +99,7 @@ def _uai(n: int) -> str:
 
 
 def build_territory(rng, context: dict) -> dict:
-    year = school_year()
+    year = current_school_year()
     epci = Epci.objects.create(siren="200000001", name="Agglomération de démonstration", kind="ME")
     cells = _hex_cells(50)
     # Populations decrease from the centre outwards (rural rim).

@@ -192,6 +192,14 @@ class Level(models.TextChoices):
     ULIS = "ULIS", _("ULIS")
 
 
+def current_school_year(today=None) -> int:
+    """The year of the current school year's start (rentrée): 2026 from August 2026 to July 2027."""
+    from django.utils import timezone
+
+    today = today or timezone.localdate()
+    return today.year if today.month >= 8 else today.year - 1
+
+
 class SchoolClass(models.Model):
     school = models.ForeignKey(School, verbose_name=_("école"), on_delete=models.CASCADE, related_name="classes")
     year = models.PositiveSmallIntegerField(_("année scolaire"), help_text=_("année de la rentrée, ex. 2026 pour 2026-2027"))

@@ -14,11 +14,16 @@ from preau.core.pagination import paginate
 from . import maps, services
 from .filters import CommuneFilter, SchoolFilter
 from .forms import ConnectivityForm
-from .models import Access
+from .models import Access, current_school_year
 
 
 def _school_rows(qs):
     return qs.select_related("commune", "circonscription", "connectivity")
+
+
+def _with_class_count(qs):
+    """Classes of the current school year, as the API counts them."""
+    return qs.annotate(class_count=Count("classes", filter=Q(classes__year=current_school_year())))
 
 
 @login_required
@@ -70,8 +75,7 @@ def commune_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def commune_detail(request: HttpRequest, insee: str) -> HttpResponse:
     commune = access.get_commune(request.user, insee)
-    schools = _school_rows(access.schools_for(request.user).filter(commune=commune)).annotate(
-        class_count=Count("classes"))
+    schools = _with_class_count(_school_rows(access.schools_for(request.user).filter(commune=commune)))
     return render(request, "territory/commune_detail.html", {"commune": commune, "schools": schools})
 
 
@@ -79,7 +83,9 @@ def commune_detail(request: HttpRequest, insee: str) -> HttpResponse:
 def school_list(request: HttpRequest) -> HttpResponse:
     filterset = SchoolFilter(request.GET, queryset=_school_rows(access.schools_for(request.user)),
                              request=request)
-    qs = filterset.qs.annotate(class_count=Count("classes")).order_by("name", "uai")
+    qs = _with_class_count(filterset.qs)
+    if not request.GET.get("ordering"):
+        qs = qs.order_by("name", "uai")
     return render(request, "territory/school_list.html", {"filter": filterset, "page": paginate(request, qs)})
 
 

@@ -17,7 +17,6 @@ whatever their size.
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -28,7 +27,7 @@ from rest_framework.response import Response
 from preau.accounts import access
 from preau.territory import services
 from preau.territory.codes import normalize_insee, normalize_uai
-from preau.territory.models import Commune, Connectivity, School, SchoolClass
+from preau.territory.models import Commune, Connectivity, School, SchoolClass, current_school_year
 
 from .filters import CommuneFilter, ConnectivityFilter, SchoolClassFilter, SchoolFilter
 from .serializers import (
@@ -47,12 +46,6 @@ INSEE_REGEX = r"[0-9][0-9ABab][0-9]{3}"
 class ApiPagination(LimitOffsetPagination):
     default_limit = 100
     max_limit = 1000
-
-
-def current_school_year(today=None) -> int:
-    """The year of the current school year's start (rentrée): 2026 from August 2026 to July 2027."""
-    today = today or timezone.localdate()
-    return today.year if today.month >= 8 else today.year - 1
 
 
 def connectivity_of(school: School) -> Connectivity:
