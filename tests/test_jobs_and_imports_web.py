@@ -50,8 +50,8 @@ def test_bad_upload_fails_with_file_line_and_nothing_written(login, cast, monkey
     monkeypatch.setenv("PREAU_JOBS_INLINE", "0")
     settings.DATA_DIR = tmp_path
     before = School.objects.count()
-    content = ("uai,nom,niveau_deduit_du_nom,secteur,code_postal,commune,code_insee,rattachement_insee,lat,lon,ips,"
-               "ips_2021_2022\n0420111X,Ecole,elementaire,Public,42130,Arthun,42009,nom,45.7,4.0,,103.1\n").encode()
+    content = (b"uai,nom,niveau_deduit_du_nom,secteur,code_postal,commune,code_insee,rattachement_insee,lat,lon,ips,"
+               b"ips_2021_2022\n0420111X,Ecole,elementaire,Public,42130,Arthun,42009,nom,45.7,4.0,,103.1\n")
     client = login(cast.admin)
     upload(client, "mes-ecoles.csv", content, include_all="on")
     job = jobs.run(Job.objects.get().pk)
