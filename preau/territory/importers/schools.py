@@ -447,9 +447,16 @@ class _Context:
 
     def __init__(self):
         self.communes = {c[0]: (c[1], c[2]) for c in Commune.objects.order_by().values_list("insee", "id", "department")}
-        self.uais = set(School.objects.order_by().values_list("uai", flat=True))
+        self._uais: set[str] | None = None
         self.schools: dict[str, dict] = {}
         self.circs = dict(Circonscription.objects.order_by().values_list("name", "id"))
+
+    @property
+    def uais(self) -> set[str]:
+        """The UAIs in the database, read when first needed (closed schools only)."""
+        if self._uais is None:
+            self._uais = set(School.objects.order_by().values_list("uai", flat=True))
+        return self._uais
 
     def load_schools(self, fields=()) -> None:
         wanted = [f for f in SCHOOL_FIELDS if f in fields and f not in self.BASE]
