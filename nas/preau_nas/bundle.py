@@ -116,11 +116,12 @@ def _chunk_set(store: Store, m) -> set:
 
 
 def build(store, out_dir, key, *, collections=None, from_versions=None, level: int = 19,
-          progress=None, pack_limit: int = PACK_LIMIT) -> dict:
+          progress=None, pack_limit: int = PACK_LIMIT, targets=None) -> dict:
     """Write a bundle bringing NAS at any of ``from_versions`` to the latest versions.
 
     ``from_versions``: {collection: [manifest id or None (empty NAS), ...]}; a
     collection not listed is built for an empty NAS (everything).
+    ``targets``: {collection: manifest id} to bundle instead of the latest versions.
     ``out_dir`` must not exist or be empty. Returns a summary dict.
     """
     st = store if isinstance(store, Store) else Store(store)
@@ -134,13 +135,16 @@ def build(store, out_dir, key, *, collections=None, from_versions=None, level: i
     from_versions = from_versions or {}
     cols, order = {}, []
     seen = set()
-    targets = {}
+    chosen = {}
     for c in names:
-        latest = st.latest(c)
-        if not latest:
-            raise NasError(f"collection {c} has no published version in {st.root}")
-        m = st.load_manifest(c, latest["manifest"])
-        targets[c] = m
+        target = (targets or {}).get(c)
+        if target is None:
+            latest = st.latest(c)
+            if not latest:
+                raise NasError(f"collection {c} has no published version in {st.root}")
+            target = latest["manifest"]
+        m = st.load_manifest(c, target)
+        chosen[c] = m
         starts = list(from_versions.get(c) or [None])
         haves = []
         for f in starts:
@@ -169,7 +173,7 @@ def build(store, out_dir, key, *, collections=None, from_versions=None, level: i
 
     os.makedirs(os.path.join(out_dir, "packs"), exist_ok=True)
     os.makedirs(os.path.join(out_dir, "receipts"), exist_ok=True)
-    for c, m in targets.items():
+    for c, m in chosen.items():
         md = os.path.join(out_dir, "manifests", c)
         os.makedirs(md, exist_ok=True)
         atomic_write(os.path.join(md, m.id + ".json"), m.raw)
@@ -223,7 +227,7 @@ def build(store, out_dir, key, *, collections=None, from_versions=None, level: i
     fsync_dir(os.path.join(out_dir, "packs"))
     atomic_write(os.path.join(out_dir, BUNDLE_FILE), data)
     prog.done()
-    size = sum(p["size"] for p in packs) + len(idx) + len(data) + sum(len(m.raw) for m in targets.values())
+    size = sum(p["size"] for p in packs) + len(idx) + len(data) + sum(len(m.raw) for m in chosen.values())
     return {"bundle": bid, "path": out_dir, "collections": cols, "chunks": len(order),
             "raw_bytes": sum(p["raw_size"] for p in packs), "bytes": size}
 

@@ -86,6 +86,8 @@ def main(argv=None) -> int:
     s.add_argument("--expires-days", type=float, default=90)
     s.add_argument("--level", type=int, default=6, help="zstd level of chunk objects")
     s.add_argument("--force", action="store_true", help="new version even if nothing changed")
+    s.add_argument("--no-delta", action="store_true", help="do not write the delta bundle from the previous version")
+    s.add_argument("--delta-level", type=int, default=19, help="zstd level of the delta bundle")
 
     s = sub.add_parser("init", help="initialise a NAS root (creates the node key)")
     s.add_argument("--root")
@@ -106,6 +108,7 @@ def main(argv=None) -> int:
     s.add_argument("--ignore-windows", action="store_true")
     s.add_argument("--jobs", type=int)
     s.add_argument("--force", action="store_true", help="reinstall even if up to date")
+    s.add_argument("--no-delta", action="store_true", help="fetch chunk by chunk even when a delta bundle exists")
 
     b = sub.add_parser("bundle", help="offline bundles (USB disks)").add_subparsers(dest="bcmd", required=True)
     s = b.add_parser("build")
@@ -143,7 +146,8 @@ def main(argv=None) -> int:
             _print({"public_key": api.keygen(a.path), "secret_key_file": a.path, "public_key_file": a.path + ".pub"})
         elif a.cmd == "publish":
             _print(api.publish(a.store, a.collection, a.src, a.key, expires_days=a.expires_days,
-                               level=a.level, force=a.force, progress=bars))
+                               level=a.level, force=a.force, delta=not a.no_delta,
+                               delta_level=a.delta_level, progress=bars))
         elif a.cmd == "init":
             n = Node.init(_root(a), a.node_id, a.trust, base_url=a.base_url, collections=a.collection,
                           limit_rate=parse_size(a.limit_rate), windows=a.window, jobs=a.jobs)
@@ -152,7 +156,8 @@ def main(argv=None) -> int:
             windows = [] if a.ignore_windows else a.window
             r = api.pull(_root(a), a.collection, base_url=a.base_url, jobs=a.jobs,
                          limit_rate=parse_size(a.limit_rate) if a.limit_rate else None,
-                         windows=windows, force=a.force, progress=bars, raise_errors=False)
+                         windows=windows, force=a.force, delta=not a.no_delta, progress=bars,
+                         raise_errors=False)
             _print(r)
             return 0 if r["ok"] else 1
         elif a.cmd == "bundle" and a.bcmd == "build":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import stat
 
 from .chunks import PROFILE_CODES, iter_buffer_chunks, iter_file_chunks, profile_for
@@ -48,13 +49,16 @@ def scan_tree(src: str) -> list:
 
 
 def publish(store, collection: str, src_dir, key, *, expires_days: float = 90, level: int = 6,
-            force: bool = False, progress=None, now: dt.datetime | None = None) -> dict:
+            force: bool = False, delta: bool = True, delta_level: int = 19, progress=None,
+            now: dt.datetime | None = None) -> dict:
     """Publish ``src_dir`` as the next version of ``collection``.
 
     ``store``: path of the store directory; ``key``: a Keypair or a path to a secret key.
     Returns {"collection", "version", "manifest", "new_bytes", "changed", ...}.
     If the content equals the latest version and ``force`` is false, nothing is
     written and the latest version is returned with ``changed: False``.
+    With ``delta`` (default), a signed delta bundle from the previous version is
+    also written (zstd level ``delta_level``), for NAS one version behind.
     """
     st = store if isinstance(store, Store) else Store(store)
     check_name(collection)
@@ -110,7 +114,21 @@ def publish(store, collection: str, src_dir, key, *, expires_days: float = 90, l
     }
     data, mid = seal(payload, kp)
     os.sync()  # objects durable before the manifest that references them
-    st.write_manifest(data, collection, mid, payload["version"])
+    st.write_manifest(data, collection, mid)
+    delta_info = None
+    if delta and prev_id is not None:
+        from .bundle import build as build_bundle
+
+        final = st.delta_dir(collection, mid)
+        tmp = final + f".tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        info = build_bundle(st, tmp, kp, collections=[collection], from_versions={collection: [prev_id]},
+                            targets={collection: mid}, level=delta_level)
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(tmp, final)
+        delta_info = {"from": prev_id, "path": os.path.relpath(final, st.root), "bytes": info["bytes"]}
+    st.write_latest(collection, payload["version"], mid, delta_info)
     prog.done()
     return {"collection": collection, "version": payload["version"], "manifest": mid,
-            "changed": True, "new_bytes": new_bytes, "total_size": payload["total_size"]}
+            "changed": True, "new_bytes": new_bytes, "total_size": payload["total_size"],
+            "delta_bytes": delta_info["bytes"] if delta_info else None}

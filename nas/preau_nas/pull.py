@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 
 from .errors import FormatError, NasError
-from .fetch import HTTPSource
+from .fetch import DeltaSource, HTTPSource
 from .install import install
 from .manifest import parse_manifest
 from .node import Node
@@ -27,13 +28,16 @@ def _pointer(src: HTTPSource, c: str) -> dict:
 
 
 def pull(root, collections=None, *, base_url: str | None = None, progress=None, jobs: int | None = None,
-         limit_rate: int | None = None, windows=None, force: bool = False, raise_errors: bool = True) -> dict:
+         limit_rate: int | None = None, windows=None, force: bool = False, delta: bool = True,
+         raise_errors: bool = True) -> dict:
     """Pull the latest version of each collection (default: the node's subscriptions).
 
     Returns {"node_id", "collections": {name: result}, "bytes_received", "bytes_sent",
     "requests", "ok"}; each result has "status": "updated" | "up_to_date" | "error".
     With ``raise_errors`` (default) the first error is raised after every
-    collection has been tried and recorded in the node state.
+    collection has been tried and recorded in the node state. With ``delta``
+    (default), a NAS exactly one version behind downloads the published delta
+    bundle instead of chunk by chunk.
     """
     node = root if isinstance(root, Node) else Node(root)
     cfg = node.config
@@ -62,7 +66,14 @@ def pull(root, collections=None, *, base_url: str | None = None, progress=None, 
                 m = parse_manifest(data, node.trusted, f"manifest {c}")
                 if m.id != p["manifest"]:
                     raise FormatError(f"manifest {c}/{p['manifest']}: content hash is {m.id}")
-                results[c] = install(node, c, m, src, online=True, progress=progress, force=force)
+                source = src
+                d = p.get("delta")
+                if (delta and isinstance(d, dict) and cur is not None and d.get("from") == cur.id
+                        and isinstance(d.get("path"), str) and ".." not in d["path"]
+                        and not node.state(c).get("damaged")):
+                    source = DeltaSource(src, d, os.path.join(node.staging(c), "delta"), node.trusted)
+                results[c] = install(node, c, m, source, online=True, progress=progress, force=force)
+                results[c]["via"] = "delta" if source is not src else "chunks"
             except NasError as exc:
                 node.record_error(c, exc)
                 results[c] = {"collection": c, "status": "error", "code": exc.code, "error": str(exc)}

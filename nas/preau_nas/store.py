@@ -2,8 +2,12 @@
 
     STORE/objects/ab/<blake3 hex>                 immutable chunk objects (chunks.py)
     STORE/manifests/<collection>/<id>.json        immutable signed manifests
+    STORE/deltas/<collection>/<id>/               immutable signed bundle from the previous
+                                                  version to <id> (one zstd -19 stream: a NAS one
+                                                  version behind downloads it in a few requests)
     STORE/collections/<collection>/latest.json    small mutable pointer:
-        {"collection": "...", "version": 7, "manifest": "<id>"}
+        {"collection": "...", "version": 7, "manifest": "<id>",
+         "delta": {"from": "<previous id>", "path": "deltas/...", "bytes": 123}}
 
 Only ``latest.json`` ever changes; everything else can be cached forever.
 The pointer is not signed: it only says which signed manifest to fetch, and
@@ -99,11 +103,19 @@ class Store:
                 out.append(self.load_manifest(collection, name[:-5], trusted))
         return sorted(out, key=lambda m: m.version)
 
-    def write_manifest(self, m_bytes: bytes, collection: str, mid: str, version: int) -> None:
+    def write_manifest(self, m_bytes: bytes, collection: str, mid: str) -> None:
         path = self.manifest_path(collection, mid)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         atomic_write(path, m_bytes)
+
+    def write_latest(self, collection: str, version: int, mid: str, delta: dict | None = None) -> None:
+        """Publish the pointer (the only mutable file). ``delta``: {"from", "path", "bytes"}."""
         lp = self.latest_path(collection)
         os.makedirs(os.path.dirname(lp), exist_ok=True)
         pointer = {"collection": collection, "version": version, "manifest": mid}
+        if delta:
+            pointer["delta"] = delta
         atomic_write(lp, json.dumps(pointer).encode() + b"\n")
+
+    def delta_dir(self, collection: str, mid: str) -> str:
+        return os.path.join(self.root, "deltas", check_name(collection), check_hash(mid, "manifest"))

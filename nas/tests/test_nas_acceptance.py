@@ -33,6 +33,7 @@ def test_publish_pull_bundle_receipts(env, http_store, tmp_path):
     events = []
     r = preau_nas.pull(nas_a.root, progress=events.append)
     assert r["collections"]["contents"]["status"] == "updated"
+    assert r["collections"]["contents"]["via"] == "delta"  # one version behind: the published delta
     assert tree_snapshot(current(nas_a.root)) == snap2
     assert events and events[-1]["phase"] == "done"
     # the delta is small: far less than the tree

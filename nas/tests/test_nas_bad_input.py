@@ -71,7 +71,7 @@ def test_damaged_chunk_is_named_and_nothing_applied(env, two_versions, damage):
     else:
         os.unlink(victim)
     with pytest.raises((IntegrityError, MissingObjectError)) as ei:
-        preau_nas.pull(nas.root)
+        preau_nas.pull(nas.root, delta=False)  # chunk by chunk (the delta path is tested below)
     assert cid in str(ei.value)
     assert_intact(nas, snap1)
     st = preau_nas.status(nas.root)["collections"]["contents"]
@@ -80,6 +80,21 @@ def test_damaged_chunk_is_named_and_nothing_applied(env, two_versions, damage):
     shutil.rmtree(os.path.join(env.store, "objects"))
     env.publish(os.path.join(os.path.dirname(nas.root), "src"), force=True)
     preau_nas.pull(nas.root)
+    assert tree_snapshot(current(nas.root)) == snap2
+
+
+def test_corrupt_delta_bundle_names_the_chunk(env, two_versions):
+    nas, v1, v2, snap1, snap2, _ = two_versions
+    packs = glob.glob(os.path.join(env.store, "deltas", "contents", v2["manifest"], "packs", "*.raw"))
+    assert packs
+    data = bytearray(open(packs[0], "rb").read())
+    data[len(data) // 2] ^= 0x01
+    open(packs[0], "wb").write(data)
+    with pytest.raises(IntegrityError, match="chunk [0-9a-f]{64} in .*pack-"):
+        preau_nas.pull(nas.root)
+    assert_intact(nas, snap1)
+    r = preau_nas.pull(nas.root, delta=False)  # chunk by chunk still works
+    assert r["collections"]["contents"]["via"] == "chunks"
     assert tree_snapshot(current(nas.root)) == snap2
 
 

@@ -85,12 +85,14 @@ def kill_at_random(args_for, template, tmp_path, snaps, rounds, label):
     return outcomes
 
 
-def test_sigkill_during_pull(scenario, tmp_path):
+@pytest.mark.parametrize("mode", ["chunks", "delta"])
+def test_sigkill_during_pull(scenario, tmp_path, mode):
     snaps = [scenario["snap1"], scenario["snap2"]]
-    outcomes = kill_at_random(lambda r: ["pull", "--root", r, "--limit-rate", "20M"], scenario["template"],
-                              tmp_path, snaps, rounds=8, label="pull")
+    extra = ["--no-delta"] if mode == "chunks" else []
+    outcomes = kill_at_random(lambda r: ["pull", "--root", r, "--limit-rate", "20M", *extra], scenario["template"],
+                              tmp_path, snaps, rounds=6, label=f"pull-{mode}")
     print(f"seed={SEED} outcomes(old=0,new=1)={dict(outcomes)}")
-    assert sum(outcomes.values()) == 8
+    assert sum(outcomes.values()) == 6
 
 
 def test_sigkill_during_bundle_apply(scenario, env, tmp_path):
@@ -112,7 +114,7 @@ def test_repeated_kills_resume_without_refetching(scenario, counting_server, tmp
     counting_server.paths.clear()
     kills = 0
     for _ in range(30):
-        p = agent(["pull", "--root", root, "--limit-rate", "4M", "--jobs", "4"])
+        p = agent(["pull", "--root", root, "--limit-rate", "4M", "--jobs", "4", "--no-delta"])
         time.sleep(rnd.uniform(0.3, 0.8))
         if p.poll() is not None:
             break
