@@ -639,6 +639,9 @@ def write_audit(entries: list[AuditEntry]) -> None:
     fast_insert(AuditEntry, entries)
 
 
+_MISSING = object()
+
+
 class Upsert:
     """Compare incoming rows with existing ones (already read in one query) and write only the changes.
 
@@ -681,16 +684,20 @@ class Upsert:
             self.created += 1
             self.changed_keys.add(key)
             return "created"
-        changed = {f: v for f, v in values.items() if old.get(f) != v}
-        if not changed:
+        for f, v in values.items():
+            if old.get(f, _MISSING) != v:
+                break
+        else:
             self.unchanged += 1
             return "unchanged"
+        changed = {f: v for f, v in values.items() if old.get(f, _MISSING) != v}
         data = {f: v for f, v in old.items() if f != "id"}
         data.update(values)
         obj = self.model(id=old["id"], **data) if "id" in old else self.model(**data)
         self.to_update.append(obj)
         self.update_fields.update(changed)
-        self.changes.append((obj, {f: jsonable(old.get(f)) for f in changed}, {f: jsonable(v) for f, v in changed.items()}))
+        self.changes.append((obj, {f: jsonable(old.get(f)) for f in changed},
+                             {f: jsonable(v) for f, v in changed.items()}))
         self.updated += 1
         self.changed_keys.add(key)
         return "updated"
