@@ -1,0 +1,322 @@
+"""Install a verified manifest on a node: plan, stage missing chunks, assemble, switch.
+
+Shared by online pull (chunks come over HTTP) and bundle apply (chunks come
+from a USB disk). The *source* object has ``fetch(needed, staging, progress)``
+which must add every needed chunk (a ChunkList), verified, to the staging log
+(staging.py), and ``fetch_one(cid, length, staging)`` for a chunk found
+damaged during assembly (a bundle source raises MissingObjectError if it
+does not carry it).
+
+Crash safety: a version is assembled in ``staging/<c>/build-*``, every file
+and directory fsynced, then renamed into ``versions/`` and published by an
+atomic symlink swap of ``current``. A kill at any point leaves ``current`` on
+the old or the new complete version; staged chunks survive for the next run.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from array import array
+import shutil
+import time
+
+import blake3
+
+from .chunks import ID_LEN, ZERO_BLOCK_ID, iter_buffer_chunks
+from .compact import ChunkList, PrefixMap, prefix
+from .staging import Staging
+from .errors import DiskFullError, ExpiredError, FormatError, IntegrityError, NasError, RollbackError
+from .manifest import DirEntry, FileEntry, Manifest, check_body
+from .progress import Progress
+from .util import atomic_symlink, atomic_write, fmt_time, fsync_dir, raise_disk_full, utcnow
+
+
+def check_offer(node, c: str, m: Manifest, *, online: bool, now=None) -> str:
+    """Return 'install', 'reinstall' or 'up_to_date'; raise on rollback/expiry."""
+    if m.collection != c:
+        raise FormatError(f"manifest {m.id[:16]} is for collection {m.collection}, not {c}")
+    held_v, held_id = node.held(c)
+    if m.version < held_v:
+        raise RollbackError(
+            f"{c}: manifest {m.id[:16]} is version {m.version}, older than version {held_v} "
+            f"already held: refused (rollback or replay)")
+    if m.version == held_v and m.id != held_id:
+        raise RollbackError(f"{c}: manifest {m.id[:16]} conflicts with the installed version {held_v}: refused")
+    if online and m.expired(now or utcnow()):
+        raise ExpiredError(f"{c}: manifest {m.id[:16]} (version {m.version}) expired on {m.expires}: refused")
+    cur = node.current_manifest(c)
+    if cur is not None and cur.id == m.id:
+        return "reinstall" if node.state(c).get("damaged") else "up_to_date"
+    return "reinstall" if m.id == held_id else "install"
+
+
+def load_body(node, c: str, m: Manifest, source, staging) -> tuple[list, bytes]:
+    """Get the manifest body: from the node's current body where chunks match, else the source."""
+    have = {}
+    cur = node.current_manifest(c)
+    if cur is not None:
+        try:
+            for data, cid in iter_buffer_chunks(node.local_body_bytes(c, cur)):
+                have[cid] = bytes(data)
+        except OSError:
+            pass
+    missing, listed = ChunkList(), set()
+    for cid, ln in m.body_chunks:
+        if cid not in have and cid not in listed and not staging.has(cid):
+            listed.add(cid)
+            missing.append(cid, ln)
+    if missing:
+        source.fetch(missing, staging, None)
+    parts = []
+    for cid, ln in m.body_chunks:
+        if cid in have:
+            parts.append(have[cid])
+        else:
+            data = staging.get(cid)
+            if data is None:
+                source.fetch_one(cid, ln, staging)
+                data = staging.get(cid)
+            if data is None:
+                raise IntegrityError(f"body chunk {cid.hex()} of manifest {m.id[:16]} could not be obtained intact")
+            parts.append(data)
+    body = b"".join(parts)
+    return check_body(m, body), body
+
+
+class Plan:
+    def __init__(self):
+        self.reuse = {}  # new path -> (abs source path, same_mode)
+        self.needed = ChunkList()  # chunks to obtain from the source
+        self.needed_bytes = 0
+        self.local = None  # PrefixMap: id prefix -> (file index << 40 | offset) in the current tree
+        self.local_files = []  # abs paths in the current tree
+        self.reused_bytes = 0
+
+    def local_at(self, cid):
+        if self.local is None:
+            return None
+        v = self.local.get(prefix(cid))
+        return None if v is None else (v >> 40, v & ((1 << 40) - 1))
+
+
+def make_plan(node, c: str, entries: list, staging) -> Plan:
+    plan = Plan()
+    cur = node.current_manifest(c)
+    tree = node.current_tree(c)
+    damaged = set(node.state(c).get("damaged") or [])
+    whole = {}
+    keys, vals = array("Q"), array("Q")
+    if cur is not None and tree and os.path.isdir(tree):
+        for e in node.local_body(c, cur):
+            if not isinstance(e, FileEntry) or e.path in damaged:
+                continue
+            p = os.path.join(tree, e.path)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if st.st_size != e.size or not os.path.isfile(p):
+                continue
+            whole.setdefault(e.signature(), (p, e.mode))
+            idx = len(plan.local_files)
+            plan.local_files.append(p)
+            off = 0
+            ids = e.ids
+            for i, ln in enumerate(e.lens):
+                keys.append(int.from_bytes(ids[i * ID_LEN:i * ID_LEN + 8], "little"))
+                vals.append(idx << 40 | off)
+                off += ln
+        if keys:
+            plan.local = PrefixMap(keys, vals)
+        del keys, vals
+    seen = set()
+    for e in entries:
+        if not isinstance(e, FileEntry):
+            continue
+        src = whole.get(e.signature())
+        if src is not None:
+            plan.reuse[e.path] = (src[0], src[1] == e.mode)
+            plan.reused_bytes += e.size
+            continue
+        ids = e.ids
+        for i, ln in enumerate(e.lens):
+            k = int.from_bytes(ids[i * ID_LEN:i * ID_LEN + 8], "little")
+            if k in seen:
+                continue
+            seen.add(k)
+            if plan.local is not None and k in plan.local:
+                continue
+            cid = bytes(ids[i * ID_LEN:(i + 1) * ID_LEN])
+            if staging.has(cid):
+                continue
+            plan.needed.append(cid, ln)
+            plan.needed_bytes += ln
+    del seen
+    return plan
+
+
+def _assemble_file(e: FileEntry, dst: str, plan: Plan, staging, source, fds: dict, prog) -> None:
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "wb", buffering=1 << 20) as out:
+        ids = e.ids
+        sparse = False
+        for i, ln in enumerate(e.lens):
+            cid = bytes(ids[i * ID_LEN:(i + 1) * ID_LEN])
+            if cid == ZERO_BLOCK_ID:  # leave a hole: disk images are mostly free space
+                out.seek(ln, os.SEEK_CUR)
+                sparse = True
+                prog.advance(ln)
+                continue
+            data = None
+            loc = plan.local_at(cid)
+            if loc is not None:
+                idx, off = loc
+                sfd = fds.get(idx)
+                if sfd is None:
+                    sfd = fds[idx] = os.open(plan.local_files[idx], os.O_RDONLY)
+                data = os.pread(sfd, ln, off)
+                if len(data) != ln or blake3.blake3(data).digest() != cid:
+                    data = None  # local copy damaged: use the staged one or get it from the source
+            if data is None:
+                data = staging.get(cid, f"staged chunk (for {e.path})")
+            if data is None:
+                source.fetch_one(cid, ln, staging)
+                data = staging.get(cid, f"staged chunk (for {e.path})")
+            if data is None:
+                raise IntegrityError(f"chunk {cid.hex()} for {e.path} could not be obtained intact")
+            out.write(data)
+            prog.advance(ln)
+        if sparse:
+            out.truncate()
+        out.flush()
+        os.fchmod(fd, e.mode)
+        os.fsync(fd)
+
+
+def assemble(node, c: str, m: Manifest, entries: list, plan: Plan, source, progress, staging) -> str:
+    stage = node.staging(c)
+    build = os.path.join(stage, f"build-{m.id[:16]}-{time.time_ns()}")
+    os.makedirs(build)
+    prog = Progress(progress, "install", m.total_size, phase="assemble", collection=c)
+    prog.emit()
+    fds: dict = {}
+    dirs = []
+    try:
+        for e in entries:
+            dst = os.path.join(build, e.path)
+            if isinstance(e, DirEntry):
+                os.makedirs(dst, exist_ok=True)
+                dirs.append((dst, e.mode))
+                continue
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            reuse = plan.reuse.get(e.path)
+            if reuse is not None:
+                src, same_mode = reuse
+                try:
+                    if not same_mode:
+                        raise OSError("mode differs")
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copyfile(src, dst)
+                    os.chmod(dst, e.mode)
+                    with open(dst, "rb") as f:
+                        os.fsync(f.fileno())
+                prog.advance(e.size, file=e.path)
+            else:
+                _assemble_file(e, dst, plan, staging, source, fds, prog)
+        for root, dnames, _ in os.walk(build):
+            for d in dnames:
+                fsync_dir(os.path.join(root, d))
+        fsync_dir(build)
+        for dst, mode in reversed(dirs):
+            os.chmod(dst, mode | 0o700)  # keep owner-writable so old versions can be removed
+    except OSError as exc:
+        shutil.rmtree(build, ignore_errors=True)
+        raise_disk_full(exc, getattr(exc, "filename", None) or build)
+        raise NasError(f"{c}: cannot assemble version {m.version}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    prog.done()
+    return build
+
+
+def switch(node, c: str, m: Manifest, body: bytes, build: str, source_name: str) -> None:
+    cd = node.cdir(c)
+    md = os.path.join(cd, "manifests")
+    vd = os.path.join(cd, "versions")
+    os.makedirs(md, exist_ok=True)
+    os.makedirs(vd, exist_ok=True)
+    try:
+        atomic_write(os.path.join(md, m.id + ".json"), m.raw)
+        atomic_write(os.path.join(md, m.id + ".body"), body)
+    except OSError as exc:
+        shutil.rmtree(build, ignore_errors=True)
+        raise_disk_full(exc, md)
+        raise
+    name = os.path.basename(build).split("-")[-1]
+    target = f"{m.id}.{name}"
+    os.rename(build, os.path.join(vd, target))
+    fsync_dir(vd)
+    fsync_dir(os.path.dirname(build))
+    old = node.link_target(c)
+    atomic_symlink(f"versions/{target}", os.path.join(cd, "current"))  # the commit point
+    if old and os.path.basename(old).split(".")[0] != m.id:
+        atomic_symlink(old, os.path.join(cd, "previous"))
+    held_v, _ = node.held(c)
+    node.save_state(c, highest_version=max(held_v, m.version), highest_manifest=m.id if m.version >= held_v else node.state(c).get("highest_manifest"),
+                    last_sync=fmt_time(utcnow()), last_error=None, damaged=[], source=source_name)
+
+
+def install(node, c: str, m: Manifest, source, *, online: bool, progress=None, force: bool = False) -> dict:
+    """Install manifest ``m`` (already signature-checked) for collection ``c``. Caller holds the lock."""
+    verdict = check_offer(node, c, m, online=online)
+    if verdict == "up_to_date" and not force:
+        node.save_state(c, last_sync=fmt_time(utcnow()), last_error=None)
+        return {"collection": c, "version": m.version, "manifest": m.id, "status": "up_to_date",
+                "fetched_bytes": 0}
+    stage = node.staging(c)
+    os.makedirs(stage, exist_ok=True)
+    for name in os.listdir(stage):
+        if name.startswith("build-"):
+            shutil.rmtree(os.path.join(stage, name), ignore_errors=True)
+    staging = None
+    try:
+        staging = Staging(stage)
+        entries, body_bytes = load_body(node, c, m, source, staging)
+        plan = make_plan(node, c, entries, staging)
+        need = int((plan.needed_bytes + m.total_size - plan.reused_bytes) * 1.02) + (1 << 20)
+        free = shutil.disk_usage(node.root).free
+        if need > free:
+            raise DiskFullError(f"disk full: {c} version {m.version} needs about {need} bytes on {node.root}, "
+                                f"only {free} free: nothing downloaded")
+        prog = Progress(progress, "fetch", plan.needed_bytes, phase="fetch", collection=c)
+        prog.emit(chunks=len(plan.needed))
+        if plan.needed:
+            source.fetch(plan.needed, staging, prog)
+        prog.done()
+        build = assemble(node, c, m, entries, plan, source, progress, staging)
+        switch(node, c, m, body_bytes, build, source.name)
+    except DiskFullError:
+        # free the space we took so the NAS keeps serving and recording its state
+        if staging is not None:
+            staging.close()
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    except OSError as exc:
+        shutil.rmtree(stage, ignore_errors=True) if exc.errno in (errno.ENOSPC, errno.EDQUOT) else None
+        raise_disk_full(exc, getattr(exc, "filename", None) or stage)
+        raise NasError(f"{c}: {exc}") from exc
+    finally:
+        if staging is not None:
+            staging.close()
+    node.cleanup(c)
+    shutil.rmtree(stage, ignore_errors=True)
+    return {"collection": c, "version": m.version, "manifest": m.id, "status": "updated",
+            "needed_chunks": len(plan.needed), "needed_bytes": plan.needed_bytes,
+            "reused_files": len(plan.reuse), "reused_bytes": plan.reused_bytes}
+
