@@ -114,8 +114,8 @@ def test_repeated_kills_resume_without_refetching(scenario, counting_server, tmp
     counting_server.paths.clear()
     kills = 0
     for _ in range(30):
-        p = agent(["pull", "--root", root, "--limit-rate", "4M", "--jobs", "4", "--no-delta"])
-        time.sleep(rnd.uniform(0.3, 0.8))
+        p = agent(["pull", "--root", root, "--limit-rate", "2M", "--jobs", "4", "--no-delta"])
+        time.sleep(rnd.uniform(0.3, 0.6))
         if p.poll() is not None:
             break
         p.send_signal(signal.SIGKILL)
