@@ -240,7 +240,7 @@ class Bench:
         with open(path, "rb") as f:  # into the page cache
             while f.read(1 << 24):
                 pass
-        for profile in ("image", "default"):
+        for profile in ("block", "image", "default"):
             best = 0.0
             for _ in range(3):
                 t = time.perf_counter()
