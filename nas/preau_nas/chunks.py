@@ -32,7 +32,10 @@ PROFILES = {
     "image": (2048, 8192, 65536),
 }
 BLOCK = 4096
-PROFILE_CODES = {"default": 0, "image": 1, "block": 2}
+PROFILE_CODES = {"default": 0, "image": 1, "block": 2, "zip": 3}
+# "zip": zip containers (zip, docx, odt, epub, jar): cut at every member header, then
+#   FastCDC ~10 KiB inside members, so a re-packed archive with a few changed members
+#   re-synchronises at the next member instead of somewhere in the next chunk.
 PROFILE_NAMES = {v: k for k, v in PROFILE_CODES.items()}
 
 BLOCK_EXTENSIONS = {".img", ".raw", ".dd", ".disk", ".ext2", ".ext3", ".ext4"}
@@ -65,6 +68,13 @@ def profile_for(path: str, size: int) -> str:
             return "block"
         if head[:4] == b"hsqs":  # squashfs
             return "image"
+    if size >= 65536:
+        try:
+            with open(path, "rb") as f:
+                if f.read(4) == b"PK\x03\x04":
+                    return "zip"
+        except OSError:
+            pass
     if ext in BLOCK_EXTENSIONS:
         return "block"
     if ext in IMAGE_EXTENSIONS:
@@ -82,6 +92,9 @@ def iter_file_chunks(path: str, profile: str):
         return
     if profile == "block":
         yield from _iter_blocks(path)
+        return
+    if profile == "zip":
+        yield from _iter_zip(path)
         return
     for ch in chunker(profile).cut_file(path):
         data = ch.data
@@ -105,6 +118,31 @@ def _iter_blocks(path: str):
             for off in range(0, n, BLOCK):
                 data = view[off:min(off + BLOCK, n)]
                 yield data, h(data).digest()
+
+
+def _zip_cuts(path: str, size: int) -> list[int]:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            cuts = {i.header_offset for i in z.infolist()}
+            cuts.add(getattr(z, "start_dir", size))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return [0, size]
+    return sorted({0, size} | {c for c in cuts if 0 < c < size})
+
+
+def _iter_zip(path: str):
+    import mmap
+
+    size = os.path.getsize(path)
+    cuts = _zip_cuts(path, size)
+    c = chunker("image")
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        for a, b in zip(cuts, cuts[1:]):
+            for ch in c.cut_buf(mm[a:b]):
+                data = bytes(ch.data)
+                yield data, blake3.blake3(data).digest()
 
 
 def iter_buffer_chunks(buf, profile: str = "image"):

@@ -197,3 +197,26 @@ def test_scattered_block_writes_cost_one_block_each(env, counting_server, tmp_pa
     out = os.path.join(current(nas.root), "disk.img")
     assert open(out, "rb").read() == img.read_bytes()
     assert os.stat(out).st_blocks * 512 < 3 * 1024 * 1024  # zero blocks left as holes
+
+
+def test_zip_archives_resync_at_each_member(tmp_path):
+    import zipfile
+
+    from preau_nas.chunks import iter_file_chunks
+
+    rnd = random.Random(4)
+    members = [rnd.randbytes(30_000) for _ in range(20)]
+
+    def pack(path, change):
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+            for i, m in enumerate(members):
+                z.writestr(zipfile.ZipInfo(f"m{i}", (2024, 1, 1, 0, 0, 0)), m + (b"v2" if i == change else b""))
+
+    a, b = str(tmp_path / "a.zip"), str(tmp_path / "b.zip")
+    pack(a, None)
+    pack(b, 3)
+    assert profile_for(a, os.path.getsize(a)) == "zip"
+    old = {cid for _, cid in iter_file_chunks(a, "zip")}
+    new = sum(len(d) for d, cid in iter_file_chunks(b, "zip") if cid not in old)
+    assert new < 3 * 30_000  # the changed member (and the central directory), not the rest
+    assert b"".join(bytes(d) for d, _ in iter_file_chunks(b, "zip")) == open(b, "rb").read()
