@@ -14,7 +14,8 @@ from django.db import models
 from .models import AuditEntry
 
 
-def _jsonable(value):
+def jsonable(value):
+    """A value as it goes into the audit log's JSON (dates as ISO strings, decimals as strings)."""
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -30,7 +31,7 @@ def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict:
             continue
         if field.primary_key or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             continue  # timestamps say when, which the entry already records
-        out[field.attname] = _jsonable(getattr(obj, field.attname))
+        out[field.attname] = jsonable(getattr(obj, field.attname))
     return out
 
 

@@ -35,6 +35,7 @@ from django.db import connections, router
 from django.utils import timezone
 
 from preau.core import audit
+from preau.core.audit import jsonable
 from preau.core.models import AuditEntry
 
 MIB = 1024 * 1024
@@ -510,14 +511,6 @@ def parse_date(value: str, what: str = "une date") -> date | None:
         except ValueError:
             continue
     raise BadValue(f"« {value} » n'est pas {what} (AAAA-MM-JJ ou JJ/MM/AAAA attendu)")
-
-
-def jsonable(value):
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
 
 
 # --------------------------------------------------------------------------- bulk upsert
