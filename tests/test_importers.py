@@ -259,3 +259,31 @@ def test_ips_national_first_rows(db, shared_data, tmp_path):
     assert (s.sector, s.kind, str(s.ips), s.source) == ("private", "primaire", "115.7", "ips")
     (again,) = import_schools([path], include_all=True)
     assert (again.created, again.unchanged) == (0, 200)
+
+
+def test_sem_former_codes(sem):
+    """Communes nouvelles of Saint-Étienne Métropole: anciensCodes and communes déléguées of communes.json."""
+    codes = dict(Commune.objects.exclude(former_codes="").values_list("insee", "former_codes"))
+    assert codes["42218"] == "42190 42292 42309"  # Saint-Étienne (Rochetaillée, Saint-Victor, Terrenoire)
+    assert codes["42207"] == "42111 42244 42258"  # Saint-Chamond
+    assert codes["42225"] == "42080"  # Genilac (La Cula)
+
+
+def test_ips_schools_of_a_merged_commune(db, shared_data, tmp_path):
+    """Mauges Communauté: 15 écoles of the DEPP file still carry 49069, now part of Orée d'Anjou (49126)."""
+    t = shared_data / "territory"
+    import_territory("200060010", t / "epci.json", t / "communes.json")
+    oree = Commune.objects.get(insee="49126")
+    assert "49069" in oree.former_codes.split()
+    lines = (t / "fr-en-ips_ecoles.csv").read_text(encoding="utf-8").splitlines()
+    codes = set(Commune.objects.values_list("insee", flat=True))
+    codes.update(c for fc in Commune.objects.values_list("former_codes", flat=True) for c in fc.split())
+    path = tmp_path / "fr-en-ips_ecoles.csv"
+    path.write_text("\n".join([lines[0], *(ln for ln in lines[1:] if ln.split(";")[6] in codes)]) + "\n",
+                    encoding="utf-8")
+    (report,) = import_schools([path])
+    assert (report.created, report.skipped, report.rejected) == (93, 0, 0)
+    assert "15 école(s) rattachée(s) à leur commune nouvelle (ancien code INSEE)" in report.notes
+    assert oree.schools.count() >= 15
+    (again,) = import_schools([path])
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 93)

@@ -79,6 +79,10 @@ class Commune(models.Model):
     stratum = models.CharField(_("strate"), max_length=2, choices=Stratum.choices, blank=True)
     siren = models.CharField(_("SIREN"), max_length=9, blank=True)
     postal_codes = models.CharField(_("codes postaux"), max_length=200, blank=True)
+    former_codes = models.CharField(
+        _("anciens codes INSEE"), max_length=1000, blank=True,
+        help_text=_("codes INSEE des anciennes communes fusionnées dans celle-ci (commune nouvelle), séparés par "
+                    "des espaces ; les fichiers d'écoles qui les emploient encore sont rattachés à cette commune"))
     epci = models.ForeignKey(Epci, verbose_name=_("EPCI"), null=True, blank=True, on_delete=models.SET_NULL,
                              related_name="communes")
     # Fibre, per commune, from the ARCEP observatory.

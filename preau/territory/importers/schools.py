@@ -11,7 +11,9 @@ Decisions where the spec is silent (see also the package docstring):
   there). By default a school in any other commune is skipped and counted in a note; with
   `include_all` every school is kept, so a commune unknown to the database is an error (import
   the territory first). Paris/Lyon/Marseille arrondissement codes (75101…, 69381…, 13201…) are
-  read as their commune.
+  read as their commune. A code that is no longer a commune's (merged since the file was
+  produced, into a "commune nouvelle") is read as the commune whose `former_codes` list it
+  (noted in the report); a former code claimed by two communes resolves to neither.
 - Each format writes only the fields it carries: a field whose column is absent, or whose cell
   is empty, is left as is (files complete each other: the geolocation export has no pupils,
   the annuaire no IPS). `source` is set when a school is created.
@@ -446,7 +448,17 @@ class _Context:
     BASE = ("id", "uai", "name", "kind", "closed_on")
 
     def __init__(self):
-        self.communes = {c[0]: (c[1], c[2]) for c in Commune.objects.order_by().values_list("insee", "id", "department")}
+        self.communes = {}
+        former: dict[str, tuple[int, str] | None] = {}
+        for insee, pk, department, former_codes in Commune.objects.order_by().values_list(
+                "insee", "id", "department", "former_codes"):
+            self.communes[insee] = (pk, department)
+            if former_codes:
+                for code in former_codes.split():
+                    # Claimed by two communes (a split after a merger): ambiguous, resolved to neither.
+                    former[code] = (pk, department) if code not in former else None
+        # Former INSEE codes (communes merged into a commune nouvelle) that are no current code.
+        self.former = {code: c for code, c in former.items() if c is not None and code not in self.communes}
         self._uais: set[str] | None = None
         self.schools: dict[str, dict] = {}
         self.circs = dict(Circonscription.objects.order_by().values_list("name", "id"))
@@ -463,7 +475,9 @@ class _Context:
         self.schools = {s["uai"]: s for s in School.objects.order_by().values(*self.BASE, *wanted)}
 
     def commune(self, insee: str):
-        return self.communes.get(insee) or self.communes.get(ARRONDISSEMENTS.get(insee, ""))
+        """(id, department) of a current code, an arrondissement's commune or a commune nouvelle; else None."""
+        return (self.communes.get(insee) or self.communes.get(ARRONDISSEMENTS.get(insee, ""))
+                or self.former.get(insee))
 
 
 def import_schools(paths: list, *, include_all: bool = False, include_secondary: bool = False, user=None,
@@ -506,7 +520,8 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
     rows = list(table.rows())
     ticker = Ticker(progress, len(rows), f"{name} : lecture")
     incoming: dict[str, tuple[int, dict]] = {}
-    outside = secondary = other = closed_unknown = duplicates = 0
+    outside = secondary = other = closed_unknown = duplicates = merged = 0
+    former = ctx.former
     for line, row in rows:
         ticker.tick()
         if isinstance(row, RowTooLong):
@@ -560,7 +575,11 @@ def _import_school_file(table, ctx: _Context, report: Report, include_all: bool,
             closed_unknown += 1
             continue
         incoming[uai] = (line, rec)
+        if insee in former and commune is former[insee]:
+            merged += 1
     report.rejected = len({e.line for e in report.errors})
+    if merged:
+        report.notes.append(f"{merged} école(s) rattachée(s) à leur commune nouvelle (ancien code INSEE)")
     if outside:
         report.notes.append(f"{outside} établissement(s) hors des communes importées ignoré(s)")
     if secondary:

@@ -3,6 +3,11 @@
 With an EPCI SIREN: that EPCI (created or updated) and its member communes (`membres`).
 Without: every current commune (`type` = `commune-actuelle`), and, when epci.json is given,
 every EPCI with its members attached (the national benchmark).
+
+Each commune's `former_codes`: the INSEE codes of the communes merged into it (a "commune
+nouvelle"), from its `anciensCodes` and from the `commune-deleguee` / `commune-associee`
+entries whose `chefLieu` is that commune (its own code excluded), sorted, space-separated.
+The school importers resolve a former code to its commune through them.
 """
 
 from __future__ import annotations
@@ -27,7 +32,36 @@ from .base import (
 )
 
 EPCI_KINDS = {"METRO": "ME", "MET69": "ME", "CU": "CU", "CA": "CA", "CC": "CC"}
-COMMUNE_FIELDS = ["name", "department", "population", "stratum", "siren", "postal_codes", "epci_id"]
+COMMUNE_FIELDS = ["name", "department", "population", "stratum", "siren", "postal_codes", "former_codes", "epci_id"]
+FORMER_KINDS = ("commune-deleguee", "commune-associee")
+FORMER_CODES_MAX = Commune._meta.get_field("former_codes").max_length
+
+
+def _codes(values) -> set[str]:
+    """The valid INSEE codes of a JSON list (anything else ignored: history, not data to reject)."""
+    if not isinstance(values, list):
+        return set()
+    out = set()
+    for v in values:
+        code = str(v).strip().upper()
+        if not insee_error(code):
+            out.add(code)
+    return out
+
+
+def _former_codes(code: str, anciens, merged: set[str] | None) -> str:
+    """anciensCodes + codes merged into `code` (its own excluded): sorted, space-separated, cut at a whole code
+    if ever longer than the field."""
+    if not anciens and not merged:
+        return ""
+    codes = _codes(anciens)
+    if merged:
+        codes |= merged
+    codes.discard(code)
+    text = " ".join(sorted(codes))
+    if len(text) > FORMER_CODES_MAX:
+        text = text[:FORMER_CODES_MAX + 1].rsplit(" ", 1)[0]
+    return text
 
 
 def _count(value) -> int | None:
@@ -90,14 +124,18 @@ def import_territory(epci_siren: str | None, epcis_path, communes_path, *, user=
         report.errors.append(exc.error)
         raise ImportFailed([exc.error], [report]) from None
 
-    # Current communes by INSEE code.
+    # Current communes by INSEE code; former codes (communes déléguées/associées) by chef-lieu.
     current: dict[str, tuple[int, dict]] = {}
+    merged_into: dict[str, set[str]] = {}
     for i, c in enumerate(communes, start=1):
         if not isinstance(c, dict):
             errors.append(RowError(communes_name, None, None, f"élément n° {i} : un objet JSON (une commune) est "
                                                               f"attendu"))
             continue
-        if c.get("type", "commune-actuelle") != "commune-actuelle":
+        kind = c.get("type", "commune-actuelle")
+        if kind != "commune-actuelle":
+            if kind in FORMER_KINDS and c.get("chefLieu"):
+                merged_into.setdefault(str(c["chefLieu"]).strip().upper(), set()).update(_codes([c.get("code")]))
             continue
         code = str(c.get("code", "")).strip().upper()
         err = insee_error(code)
@@ -176,6 +214,7 @@ def import_territory(epci_siren: str | None, epcis_path, communes_path, *, user=
                 "stratum": stratum_for(population) if population is not None else "",
                 "siren": str(c.get("siren") or "")[:9],
                 "postal_codes": ", ".join(sorted(set(c.get("codesPostaux") or [])))[:200],
+                "former_codes": _former_codes(code, c.get("anciensCodes"), merged_into.get(code)),
             }
             if epcis is not None:
                 values["epci_id"] = epci_ids.get(member_of.get(code))
@@ -197,6 +236,7 @@ def import_territory(epci_siren: str | None, epcis_path, communes_path, *, user=
             if others:
                 report.skipped = others
                 report.notes.append(f"{others} entrées qui ne sont pas des communes actuelles (communes déléguées, "
-                                    f"associées, arrondissements) ignorées")
+                                    f"associées, arrondissements) ignorées (les codes des communes déléguées et "
+                                    f"associées sont gardés comme anciens codes INSEE de leur commune)")
         ticker.finish(f"{communes_name} : {len(wanted)} communes")
     return report
