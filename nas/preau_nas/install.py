@@ -358,6 +358,8 @@ def install(node, c: str, m: Manifest, source, *, online: bool, progress=None, f
         if plan.needed:
             source.fetch(plan.needed, staging, prog)
         prog.done()
+        needed_chunks = len(plan.needed)
+        plan.needed = None  # 36 bytes a chunk: free it before assembling
         build = assemble(node, c, m, entries, plan, source, progress, staging)
         switch(node, c, m, body_bytes, build, source.name)
     except DiskFullError:
@@ -376,6 +378,6 @@ def install(node, c: str, m: Manifest, source, *, online: bool, progress=None, f
     node.cleanup(c)
     shutil.rmtree(stage, ignore_errors=True)
     return {"collection": c, "version": m.version, "manifest": m.id, "status": "updated",
-            "needed_chunks": len(plan.needed), "needed_bytes": plan.needed_bytes,
+            "needed_chunks": needed_chunks, "needed_bytes": plan.needed_bytes,
             "reused_files": len(plan.reuse), "reused_bytes": plan.reused_bytes}
 
