@@ -127,3 +127,31 @@ def test_receipt(value, field):
     if isinstance(value, dict):
         data, _ = seal(dict(good, collections=value), KEY)
         clean(parse_receipt, data, {"n": KEY.public})
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300), st.integers(0, 2))
+def test_bundle_opening_and_streamed_index(tmp_path, index_tail, npacks):
+    """The real reader: a validly signed bundle whose index is garbage."""
+    import os
+
+    import blake3
+
+    from preau_nas.bundle import BUNDLE_FILE, Bundle
+
+    d = tmp_path / "b"
+    os.makedirs(d, exist_ok=True)
+    idx = INDEX_MAGIC + struct.pack("<I", len(index_tail) // ENTRY.size) + index_tail
+    (d / "index.bin").write_bytes(idx)
+    payload = {"format": "preau-bundle/1", "created": "2026-12-04T16:00:00Z", "collections": {},
+               "packs": [{"name": f"pack-{i:04d}.raw", "kind": "raw", "size": 0, "raw_size": 0} for i in range(npacks)],
+               "index": {"size": len(idx), "blake3": blake3.blake3(idx).hexdigest(), "count": 0}}
+    data, _ = seal(payload, KEY)
+    (d / BUNDLE_FILE).write_bytes(data)
+    try:
+        b = Bundle(str(d), [KEY.public])
+        for _ in b.iter_index():
+            pass
+    except NasError:
+        pass
