@@ -182,7 +182,18 @@ class Bench:
             drop(w)
 
     # ---------------------------------------------------------------- workloads
-    def workloads(self):
+    def workloads(self, only=None):
+        def want(*names):
+            return not only or any(n in only for n in names)
+
+        if want("image", "image-scattered"):
+            yield from self.image_workloads()
+        if want("tree", "nochange", "allnew"):
+            yield from self.tree_workloads()
+        if want("zip"):
+            yield from self.zip_workloads()
+
+    def image_workloads(self):
         q = self.quick
         w = self.work
         img_tree = os.path.join(w, "img-tree")
@@ -209,6 +220,9 @@ class Bench:
         drop(v1)
         drop(s2)
 
+    def tree_workloads(self):
+        q = self.quick
+        w = self.work
         scale, nfiles = (0.1, 400) if q else (1.0, 2000)
         t1, t2 = os.path.join(w, "tree-v1"), os.path.join(w, "tree-v2")
         log(f"generating tree workload ({nfiles} files)")
@@ -224,6 +238,9 @@ class Bench:
         drop(a2)
         drop(t1)
 
+    def zip_workloads(self):
+        q = self.quick
+        w = self.work
         z1, z2 = os.path.join(w, "zip-v1"), os.path.join(w, "zip-v2")
         nz, members, zscale = (6, 30, 0.3) if q else (40, 50, 1.0)
         log(f"generating zip workload ({nz} archives)")
@@ -299,7 +316,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         b = Bench(work, a.quick)
-        workloads = b.workloads() if not a.only or set(a.only) - {"memory"} else []
+        workloads = b.workloads(a.only) if not a.only or set(a.only) - {"memory"} else []
         for name, v1, v2 in workloads:
             if a.only and name not in a.only:
                 continue
