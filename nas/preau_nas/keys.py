@@ -58,6 +58,7 @@ class Keypair:
     def save(self, path) -> None:
         """Write the secret key (mode 0600) to ``path`` and the public key to ``path.pub``."""
         path = os.fspath(path)
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         data = {"type": "ed25519", "secret": b64(bytes(self._sk)), "public": self.public}
         atomic_write(path, json.dumps(data, indent=1).encode() + b"\n", mode=0o600)
         atomic_write(path + ".pub", (self.public + "\n").encode())

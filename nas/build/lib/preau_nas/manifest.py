@@ -100,7 +100,7 @@ def parse_body(data: bytes, what: str = "manifest body") -> list:
 
     Chunk ids of the entries are views into ``data`` (no copy: a 4 GiB disk
     image has a million chunks)."""
-    mv = memoryview(bytes(data))
+    mv = memoryview(data if isinstance(data, (bytes, bytearray)) else bytes(data))
     n = len(mv)
     if n < 8 or bytes(mv[:4]) != BODY_MAGIC:
         raise FormatError(f"{what}: bad magic")
