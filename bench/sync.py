@@ -2,7 +2,10 @@
 """Sync benchmark: Préau's NAS engine side by side with rsync, on generated workloads.
 
 Prints one JSON object per line:
-  {"bench":"sync","workload":W,"tool":"preau"|"rsync"|"preau-bundle"|"rsync-batch","bytes":…,"seconds":…,"peak_rss_mb":…}
+  {"bench":"sync","workload":W,"tool":"preau"|"preau-chunks"|"preau-bundle"|"rsync"|"rsync-batch",
+   "bytes":…,"seconds":…,"peak_rss_mb":…}
+  ("preau" is a NAS one version behind, which takes the published delta;
+   "preau-chunks" the same update chunk by chunk, as for a NAS further behind)
   {"bench":"chunk_hash","profile":…,"mb_per_s":…}
   {"bench":"memory","workload":"bigimage",…}  (agent peak RSS while applying a big image)
 
@@ -147,6 +150,14 @@ class Bench:
                   "bytes": res["bytes_received"] + res["bytes_sent"], "seconds": round(pull_s, 3),
                   "peak_rss_mb": round(pull_rss, 1), "requests": res["requests"], "identical": ok_p,
                   "publish_seconds": round(publish_s, 3), "version_changed": r2["changed"]})
+            if r2["changed"]:  # the same update chunk by chunk, as for a NAS several versions behind
+                measured(self.cli("rollback", "--root", nas, "-c", "c"))
+                out, _, ch_s, ch_rss = measured(self.cli("pull", "--root", nas, "--no-delta"))
+                ch = json.loads(out)
+                emit({"bench": "sync", "workload": name, "tool": "preau-chunks",
+                      "bytes": ch["bytes_received"] + ch["bytes_sent"], "seconds": round(ch_s, 3),
+                      "peak_rss_mb": round(ch_rss, 1), "requests": ch["requests"],
+                      "identical": same_tree(v2, tree)})
             emit({"bench": "sync", "workload": name, "tool": "preau-bundle", "bytes": du(usb),
                   "seconds": round(apply_s, 3), "build_seconds": round(build_s, 3),
                   "peak_rss_mb": round(apply_rss, 1), "identical": ok_b})
