@@ -90,7 +90,7 @@ def parse_index(data: bytes, npacks: int, what: str = "bundle index") -> int:
     (n,) = struct.unpack_from("<I", data, 4)
     if len(data) != 8 + n * ENTRY.size:
         raise FormatError(f"{what}: size does not match entry count")
-    for cid, pack, off, ln in ENTRY.iter_unpack(memoryview(data)[8:]):
+    for cid, pack, _off, ln in ENTRY.iter_unpack(memoryview(data)[8:]):
         _check_entry(cid, pack, ln, npacks, what)
     return n
 
@@ -154,7 +154,7 @@ def build(store, out_dir, key, *, collections=None, from_versions=None, level: i
                 haves.append(_chunk_set(st, st.load_manifest(c, f)))
         haves = [h for h in haves if h is not None]  # a NAS already at the target needs nothing
 
-        def want(cid):
+        def want(cid, haves=haves):
             return cid not in seen and any(cid not in h for h in haves)
 
         for cid, _ in m.body_chunks:
@@ -315,7 +315,7 @@ class Bundle:
         del keys
         found = bytearray(len(want))
         per_pack: dict[int, int] = {}
-        for cid, pack, off, ln in self.iter_index():
+        for cid, pack, _off, _ln in self.iter_index():
             i = want.index(prefix(cid))
             if i >= 0 and not found[i]:
                 j = want.pos[i]

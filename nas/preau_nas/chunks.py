@@ -140,7 +140,7 @@ def _iter_zip(path: str):
     cuts = _zip_cuts(path, size)
     c = chunker("member")
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in zip(cuts, cuts[1:], strict=False):
             for ch in c.cut_buf(mm[a:b]):
                 data = bytes(ch.data)
                 yield data, blake3.blake3(data).digest()

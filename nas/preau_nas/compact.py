@@ -43,7 +43,7 @@ class ChunkList:
         return sum(self.lens)
 
     @classmethod
-    def of(cls, items) -> "ChunkList":
+    def of(cls, items) -> ChunkList:
         out = cls()
         for cid, ln in items:
             out.append(cid, ln)

@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import errno
 import os
-from array import array
 import shutil
 import time
+from array import array
 
 import blake3
 
 from .chunks import ID_LEN, ZERO_BLOCK_ID, iter_buffer_chunks
 from .compact import ChunkList, PrefixMap, prefix
-from .staging import Staging
 from .errors import DiskFullError, ExpiredError, FormatError, IntegrityError, NasError, RollbackError
 from .manifest import DirEntry, FileEntry, Manifest, check_body
 from .progress import Progress
+from .staging import Staging
 from .util import atomic_symlink, atomic_write, fmt_time, fsync_dir, raise_disk_full, utcnow
 
 

@@ -45,7 +45,7 @@ class Keypair:
         self._sk = signing_key
 
     @classmethod
-    def generate(cls) -> "Keypair":
+    def generate(cls) -> Keypair:
         return cls(SigningKey.generate())
 
     @property
@@ -64,7 +64,7 @@ class Keypair:
         atomic_write(path + ".pub", (self.public + "\n").encode())
 
     @classmethod
-    def load(cls, path) -> "Keypair":
+    def load(cls, path) -> Keypair:
         try:
             with open(path, "rb") as f:
                 data = json.loads(f.read())

@@ -47,7 +47,7 @@ class Node:
     # ------------------------------------------------------------------ setup
     @classmethod
     def init(cls, root, node_id: str, trusted_keys, *, base_url: str | None = None,
-             collections=None, limit_rate: int | None = None, windows=None, jobs: int = 16) -> "Node":
+             collections=None, limit_rate: int | None = None, windows=None, jobs: int = 16) -> Node:
         root = os.path.abspath(os.fspath(root))
         os.makedirs(root, exist_ok=True)
         check_name(node_id, "node id")

@@ -6,6 +6,9 @@ import datetime as dt
 import os
 import shutil
 import stat
+from array import array
+
+import blake3
 
 from .chunks import PROFILE_CODES, iter_buffer_chunks, iter_file_chunks, profile_for
 from .errors import NasError
@@ -14,9 +17,6 @@ from .manifest import FORMAT, DirEntry, FileEntry, encode_body
 from .progress import Progress
 from .store import Store
 from .util import check_name, fmt_time, utcnow
-from array import array
-
-import blake3
 
 
 def scan_tree(src: str) -> list:

@@ -10,10 +10,8 @@ import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 import preau_nas
-
+import pytest
 
 
 class Env:

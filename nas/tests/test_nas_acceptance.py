@@ -6,9 +6,8 @@ import subprocess
 import sys
 
 import preau_nas
-from preau_nas import bundle
-
 from nas_helpers import current, make_tree, mutate_tree, tree_snapshot
+from preau_nas import bundle
 
 
 def test_publish_pull_bundle_receipts(env, http_store, tmp_path):

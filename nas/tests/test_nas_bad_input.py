@@ -7,15 +7,22 @@ import os
 import shutil
 import subprocess
 
-import pytest
-
 import preau_nas
-from preau_nas import bundle
-from preau_nas.errors import (BundleReadError, DiskFullError, ExpiredError, FormatError, IntegrityError,
-                              MissingObjectError, RollbackError, SignatureError, UnknownKeyError)
-from preau_nas.keys import Keypair, seal
-
+import pytest
 from nas_helpers import current, make_tree, mutate_tree, tree_snapshot
+from preau_nas import bundle
+from preau_nas.errors import (
+    BundleReadError,
+    DiskFullError,
+    ExpiredError,
+    FormatError,
+    IntegrityError,
+    MissingObjectError,
+    RollbackError,
+    SignatureError,
+    UnknownKeyError,
+)
+from preau_nas.keys import Keypair, seal
 
 
 @pytest.fixture
@@ -335,8 +342,9 @@ def test_full_disk(env, counting_server, tmp_path):
 
 def test_unsafe_paths_in_a_signed_body_are_refused(env, counting_server, tmp_path):
     """Even a trusted publisher cannot make a NAS write outside its tree."""
-    from preau_nas.manifest import FileEntry, encode_body, parse_body
     from array import array
+
+    from preau_nas.manifest import FileEntry, encode_body, parse_body
     body = encode_body([FileEntry("../evil", 0o644, 0, 0, b"", array("I"))])
     with pytest.raises(FormatError, match="unsafe path"):
         parse_body(body)

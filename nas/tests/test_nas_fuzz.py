@@ -7,7 +7,6 @@ from array import array
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from preau_nas.bundle import ENTRY, INDEX_MAGIC, parse_bundle_payload, parse_index
 from preau_nas.errors import NasError
 from preau_nas.keys import Keypair, open_envelope, seal
@@ -137,7 +136,6 @@ def test_bundle_opening_and_streamed_index(tmp_path, index_tail, npacks):
     import os
 
     import blake3
-
     from preau_nas.bundle import BUNDLE_FILE, Bundle
 
     d = tmp_path / "b"

@@ -11,12 +11,10 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import preau_nas
-from preau_nas import bundle
-
+import pytest
 from nas_helpers import current, make_tree, mutate_tree, tree_snapshot
+from preau_nas import bundle
 
 SEED = int(os.environ.get("PREAU_NAS_KILL_SEED", time.time_ns() % 100000))
 

@@ -8,14 +8,12 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import preau_nas
-from preau_nas.chunks import decode_object, encode_object, chunk_id, iter_buffer_chunks, profile_for
+import pytest
+from nas_helpers import current, make_tree, mutate_tree, tree_snapshot
+from preau_nas.chunks import chunk_id, decode_object, encode_object, iter_buffer_chunks, profile_for
 from preau_nas.errors import IntegrityError, LockedError, OutsideWindowError
 from preau_nas.fetch import RateLimiter, in_windows
-
-from nas_helpers import current, make_tree, mutate_tree, tree_snapshot
 
 
 def test_chunking_is_content_defined():
