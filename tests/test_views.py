@@ -234,3 +234,8 @@ def test_language_switch_to_english(login, cast):
     client.post(reverse("set_language"), {"language": "en", "next": "/"})
     html = client.get(reverse("home")).content.decode()
     assert 'lang="en"' in html
+
+
+def test_french_plural_of_zero_is_singular(login, cast):
+    html = login(cast.workshop).get(reverse("territory:schools")).content.decode()
+    assert "0 école" in html and "0 écoles" not in html
