@@ -239,3 +239,16 @@ def test_language_switch_to_english(login, cast):
 def test_french_plural_of_zero_is_singular(login, cast):
     html = login(cast.workshop).get(reverse("territory:schools")).content.decode()
     assert "0 école" in html and "0 écoles" not in html
+
+
+def test_commune_list_counts_only_visible_schools(login, cast):
+    """An advisor of C1 sees commune A; A's counts must not include schools outside C1."""
+    from preau.territory.models import School as S
+
+    S.objects.create(uai="0429905N", name="École hors circonscription", commune=cast.commune_a,
+                     circonscription=cast.circ2)
+    html = login(cast.advisor_c1).get(reverse("territory:communes")).content.decode()
+    row = html.split("42218</td>")[1].split("</tr>")[0]
+    assert '<td class="num">2</td>' in row and '<td class="num">3</td>' not in row
+    html = login(cast.admin).get(reverse("territory:communes")).content.decode()
+    assert '<td class="num">3</td>' in html.split("42218</td>")[1].split("</tr>")[0]

@@ -6,7 +6,7 @@ without the right to act gets a 403 (PermissionDenied).
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
@@ -43,6 +43,14 @@ def communes_for(user) -> QuerySet[Commune]:
 
 def classes_for(user) -> QuerySet[SchoolClass]:
     return SchoolClass.objects.filter(school__in=schools_for(user))
+
+
+def visible_schools_q(user, path: str = "schools") -> Q:
+    """A filter on a relation to schools (e.g. a commune's `schools`) keeping only those in the user's scope,
+    so per-commune counts never include schools the user may not see."""
+    if user.sees_whole_territory:
+        return Q()
+    return Q(**{f"{path}__in": schools_for(user)})
 
 
 def get_school(user, uai: str) -> School:

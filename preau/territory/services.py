@@ -17,9 +17,9 @@ from .models import Commune, Connectivity, School, SchoolClass, stratum_for
 def do_update_connectivity(user, school: School, **fields) -> Connectivity:
     conn, created = Connectivity.objects.get_or_create(school=school)
     before = None if created else audit.snapshot(conn)
+    fields.setdefault("source", "manual")
     for name, value in fields.items():
         setattr(conn, name, value)
-    conn.source = fields.get("source", "manual")
     conn.full_clean()
     conn.save()
     audit.record(user, AuditEntry.Action.CREATE if created else AuditEntry.Action.UPDATE, conn,

@@ -63,8 +63,9 @@ def territory_map(request: HttpRequest) -> HttpResponse:
 @login_required
 def commune_list(request: HttpRequest) -> HttpResponse:
     qs = access.communes_for(request.user).select_related("epci").annotate(
-        school_count=Count("schools", distinct=True),
-        fibre_count=Count("schools", filter=Q(schools__connectivity__access=Access.FIBRE), distinct=True),
+        school_count=Count("schools", filter=access.visible_schools_q(request.user), distinct=True),
+        fibre_count=Count("schools", filter=access.visible_schools_q(request.user)
+                          & Q(schools__connectivity__access=Access.FIBRE), distinct=True),
     )
     filterset = CommuneFilter(request.GET, queryset=qs, request=request)
     return render(request, "territory/commune_list.html", {

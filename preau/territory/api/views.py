@@ -113,12 +113,9 @@ class CommuneViewSet(ScopedLookupMixin, viewsets.ReadOnlyModelViewSet):
         if fake_view(self):
             return Commune.objects.none()
         user = self.request.user
-        if user.sees_whole_territory:
-            school_count = Count("schools")
-        else:
-            school_count = Count("schools", filter=Q(schools__in=access.schools_for(user)))
         return (access.communes_for(user).select_related("epci")
-                .annotate(school_count=school_count).order_by("name", "pk"))
+                .annotate(school_count=Count("schools", filter=access.visible_schools_q(user)))
+                .order_by("name", "pk"))
 
     def get_serializer_class(self):
         return CommuneDetailSerializer if self.action == "retrieve" else CommuneSerializer
