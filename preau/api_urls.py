@@ -5,10 +5,12 @@ from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.routers import DefaultRouter
 
 from preau.accounts.api import TokenView
+from preau.fleet.api.views import register as register_fleet
 from preau.territory.api.views import register as register_territory
 
 router = DefaultRouter()
 register_territory(router)
+register_fleet(router)
 
 urlpatterns = [
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),

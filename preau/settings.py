@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "preau.core",
     "preau.accounts",
     "preau.territory",
+    "preau.fleet",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("preau.core.urls")),
     path("comptes/", include("preau.accounts.urls")),
     path("territoire/", include("preau.territory.urls")),
+    path("parc/", include("preau.fleet.urls")),
     path("api/v1/", include("preau.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
