@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-import bench-sync venv clean
+.PHONY: run test lint bench bench-import bench-sync bench-fleet venv clean
 
 # Create/refresh the virtualenv when pyproject files change.
 $(STAMP): pyproject.toml nas/pyproject.toml
@@ -38,6 +38,10 @@ bench-import: $(STAMP)
 
 bench-sync: $(STAMP)
 	$(PY) bench/sync.py $(if $(QUICK),--quick,)
+
+## make bench-fleet: 1M assets, 300k classes on SQLite (and PostgreSQL when DATABASE_URL is set); QUICK=1: 20k
+bench-fleet: $(STAMP)
+	$(PY) bench/fleet.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) .venv-nas

@@ -129,8 +129,9 @@ CATALOGUE = [
     Spec(C.ROBOT_KIT, "TTS", "Blue-Bot (mallette de 6)", 2016, price=690, weight=3),
 ]
 # Network cards' maker prefixes (OUI), per maker: deterministic MAC addresses.
-OUI = {"Dell": "F8:B1:56", "HP": "3C:D9:2B", "Lenovo": "6C:0B:84", "Fujitsu": "4C:52:62", "Synology": "00:11:32",
-       "Apple": "F0:18:98", "Samsung": "8C:71:F8"}
+# Lower case, as preau.fleet.agent.identity.normalize_mac stores them.
+OUI = {"Dell": "f8:b1:56", "HP": "3c:d9:2b", "Lenovo": "6c:0b:84", "Fujitsu": "4c:52:62", "Synology": "00:11:32",
+       "Apple": "f0:18:98", "Samsung": "8c:71:f8"}
 FAILURES = ["ne démarre plus", "écran noir au démarrage", "lampe hors d'usage", "alimentation grillée",
             "disque dur en panne", "tactile inopérant", "carte réseau défaillante", "surchauffe, s'éteint"]
 
@@ -312,8 +313,8 @@ def _write(f: _Fleet, rng, admin) -> dict:
         if a.category in (C.DESKTOP, C.LAPTOP, C.THIN_CLIENT, C.NAS) and a.status not in (Status.RECYCLED,):
             maker = a.model.maker
             interfaces.append(NetworkInterface(asset=a, name="eth0" if a.category != C.LAPTOP else "enp0s25",
-                                               mac=f"{OUI.get(maker, '00:1E:C9')}:{n >> 16 & 255:02X}:"
-                                                   f"{n >> 8 & 255:02X}:{n & 255:02X}"))
+                                               mac=f"{OUI.get(maker, '00:1e:c9')}:{n >> 16 & 255:02x}:"
+                                                   f"{n >> 8 & 255:02x}:{n & 255:02x}"))
     NetworkInterface.objects.bulk_create(interfaces, batch_size=2000)
     RecyclingRecord.objects.bulk_create(
         RecyclingRecord(asset=a, weight_kg=Decimal("7.5") if a.category == C.DESKTOP else Decimal("4.2"),
@@ -387,7 +388,7 @@ def _submissions(rng, schools, assets_by_school: dict) -> int:
     for n in range(10):
         school = schools[rng.randrange(len(schools))]
         spec = rng.choice([s for s in CATALOGUE if s.category in (C.DESKTOP, C.LAPTOP)])
-        mac = f"{OUI.get(spec.maker, '00:1E:C9')}:F0:{n:02X}:{rng.randrange(256):02X}"
+        mac = f"{OUI.get(spec.maker, '00:1e:c9')}:f0:{n:02x}:{rng.randrange(256):02x}"
         host = f"E{school.uai[-4:]}-PC{rng.randint(20, 99)}"
         rows.append(AgentSubmission(
             format=rng.choice(AgentSubmission.Format.values), deviceid=f"{host}-2026-03-0{n % 9 + 1}-08-12-31",

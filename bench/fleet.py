@@ -1,0 +1,336 @@
+"""Benchmark: the fleet at the scale of a region (`make bench-fleet`, QUICK=1 for a one-minute run).
+
+Builds a database with 1,000,000 assets and 300,000 classes (3,000 communes, 30,000 schools,
+~690,000 slots, one timeline event per asset) by raw bulk inserts (bench/fleet_data.py), then
+times, through django.test.Client, what people do with it. One JSON line per case:
+
+  {"bench":"fleet","db":"sqlite"|"postgresql","assets":…,"case":…,"p50_ms":…,"p95_ms":…,"queries":…,"n":…}
+
+- asset_list: the filtered asset list (several filter combinations), as an admin and as a
+  commune's staff; also run on a 10,000-asset database to show that the number of SQL queries
+  does not grow with the data;
+- asset_page: one asset's page, random tags;
+- school_equipment: the school page (with its equipment section) of schools of 30 classes;
+- csv_import: a 100,000-row CSV through the fleet importer (rows_per_s);
+- agent_intake: agent inventories (GLPI Agent JSON, FusionInventory XML) of known machines
+  (matched by MAC address) and of unknown ones.
+A case whose code is not there prints {"case":…,"skipped":…}. Targets are printed, not asserted:
+pages p95 <= 200 ms with query counts that do not grow, import >= 2,000 rows/s, intake <= 100 ms.
+
+SQLite in a temporary directory, always; PostgreSQL too when DATABASE_URL is a postgres:// URL
+(a dedicated database, preau_bench_fleet, created and dropped on that server).
+
+    .venv/bin/python bench/fleet.py [--quick] [--db sqlite|postgresql] [--only case,…] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+CASES = ["asset_list", "asset_page", "school_equipment", "csv_import", "agent_intake"]
+PAGE_CASES = ["asset_list", "asset_page", "school_equipment"]
+# (label, assets, classes, cases, csv rows, intake submissions)
+FULL = [("small", 10_000, 3_000, PAGE_CASES, 0, 0), ("full", 1_000_000, 300_000, CASES, 100_000, 50)]
+QUICK = [("small", 2_000, 600, PAGE_CASES, 0, 0), ("quick", 20_000, 6_000, CASES, 5_000, 50)]
+TARGETS = {"page_p95_ms": 200, "import_rows_per_s": 2000, "intake_p95_ms": 100}
+PG_NAME = "preau_bench_fleet"
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def emit(**fields):
+    print(json.dumps({"bench": "fleet", **fields}, ensure_ascii=False), flush=True)
+
+
+# ============================================================================ parent: one child per (db, size)
+
+
+def _pg_admin_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/postgres"))
+
+
+def _pg(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_pg_admin_url(url), autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def parent(args) -> int:
+    sizes = QUICK if args.quick else FULL
+    url = os.environ.get("DATABASE_URL", "")
+    dbs = [args.db] if args.db else ["sqlite"] + (["postgresql"] if url.startswith(("postgres://", "postgresql://"))
+                                                    else [])
+    if "postgresql" in dbs and not url.startswith(("postgres://", "postgresql://")):
+        log("--db postgresql needs DATABASE_URL=postgres://…")
+        return 2
+    only = set(args.only.split(",")) if args.only else None
+    rc = 0
+    for db in dbs:
+        for label, assets, classes, cases, csv_rows, intakes in sizes:
+            cases = [c for c in cases if only is None or c in only]
+            if not cases:
+                continue
+            tmp = Path(tempfile.mkdtemp(prefix="preau-bench-fleet-"))
+            (tmp / "static").mkdir()  # DEBUG off: WhiteNoise wants STATIC_ROOT to exist
+            env = dict(os.environ, PREAU_DATA_DIR=str(tmp), DJANGO_SETTINGS_MODULE="preau.settings", DEBUG="0",
+                       PREAU_SECRET_KEY="bench-only-" + os.urandom(16).hex(), PREAU_JOBS_INLINE="1")
+            if db == "sqlite":
+                env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+            else:
+                _pg(url, f"DROP DATABASE IF EXISTS {PG_NAME}")
+                _pg(url, f"CREATE DATABASE {PG_NAME}")
+                env["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{PG_NAME}"))
+            cmd = [sys.executable, __file__, "--child", "--db", db, "--label", label, "--assets", str(assets),
+                   "--classes", str(classes), "--cases", ",".join(cases), "--csv-rows", str(csv_rows),
+                   "--intakes", str(intakes), "--tmp", str(tmp)]
+            log(f"== {db}, {label}: {assets:,} assets, {classes:,} classes: {', '.join(cases)}")
+            try:
+                rc = subprocess.call(cmd, env=env) or rc
+            finally:
+                if args.keep:
+                    log(f"kept: {tmp}" + (f" and database {PG_NAME}" if db == "postgresql" else ""))
+                else:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    if db == "postgresql":
+                        _pg(url, f"DROP DATABASE IF EXISTS {PG_NAME}")
+    emit(targets=TARGETS)
+    return rc
+
+
+# ============================================================================ child: build, then measure
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    if not s:
+        return 0.0
+    k = (len(s) - 1) * p
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def stats_ms(times: list[float]) -> dict:
+    return {"p50_ms": round(percentile(times, 0.5) * 1000, 1), "p95_ms": round(percentile(times, 0.95) * 1000, 1),
+            "n": len(times)}
+
+
+class Child:
+    def __init__(self, args, info: dict):
+        from django.db import connection
+
+        self.args = args
+        self.info = info
+        self.connection = connection
+        self.base = {"db": connection.vendor, "size": args.label, "assets": info["assets"]}
+
+    def emit(self, case: str, **fields):
+        emit(**self.base, case=case, **fields)
+
+    def client(self, user_id: int):
+        from django.test import Client
+
+        from preau.accounts.models import User
+
+        c = Client()
+        c.force_login(User.objects.get(pk=user_id))
+        return c
+
+    def get(self, client, url: str, expect=200):
+        r = client.get(url)
+        if r.status_code != expect:
+            raise RuntimeError(f"GET {url}: HTTP {r.status_code}")
+        return r
+
+    def queries(self, client, url: str) -> int:
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(self.connection) as ctx:
+            self.get(client, url)
+        return len(ctx.captured_queries)
+
+    def timed(self, client, urls: list[str], rounds: int) -> list[float]:
+        for url in urls[:3]:
+            self.get(client, url)  # warm-up: templates, caches, the database's pages
+        times = []
+        for i in range(rounds):
+            url = urls[i % len(urls)]
+            t = time.perf_counter()
+            self.get(client, url)
+            times.append(time.perf_counter() - t)
+        return times
+
+    # ------------------------------------------------------------------ cases
+
+    def asset_list(self):
+        from django.urls import NoReverseMatch, reverse
+
+        from preau.territory.models import Commune, School
+
+        try:
+            base = reverse("fleet:assets")
+        except NoReverseMatch:
+            return self.emit("asset_list", skipped="not built yet (no fleet:assets route)")
+        commune = Commune.objects.get(pk=1)  # the commune user's commune
+        other = Commune.objects.order_by("-pk").first()
+        school = School.objects.filter(commune=commune).order_by("pk").first()
+        combos = {
+            "none": "",
+            "category": "?category=thin_client",
+            "status": "?status=failed",
+            "category+status+commune": f"?category=projector&status=deployed&commune={other.insee}",
+            "school": f"?school={school.uai}",
+            "search": "?q=OptiPlex",
+            "age+category": "?age_min=10&category=desktop",
+            "ordering": "?ordering=-purchased",
+            "status+page": "?status=deployed&page=50",
+        }
+        mine = {
+            "none": "",
+            "category": "?category=thin_client",
+            "commune+status": f"?commune={commune.insee}&status=deployed",
+            "school": f"?school={school.uai}",
+            "search": "?q=Wyse",
+        }
+        for who, user, filters in (("admin", self.info["admin"], combos), ("commune", self.info["mairie"], mine)):
+            client = self.client(user)
+            urls = [base + q for q in filters.values()]
+            times = self.timed(client, urls, max(30, 3 * len(urls)))
+            counts = {name: self.queries(client, base + q) for name, q in filters.items()}
+            by_filter = {}
+            for name, q in filters.items():
+                t = self.timed(client, [base + q], 3)
+                by_filter[name] = round(percentile(t, 0.5) * 1000, 1)
+            self.emit("asset_list", user=who, **stats_ms(times), queries=max(counts.values()),
+                      queries_by_filter=counts, p50_ms_by_filter=by_filter)
+
+    def asset_page(self):
+        import random
+
+        from django.urls import NoReverseMatch, reverse
+
+        from preau.fleet.models import Asset
+
+        try:
+            reverse("fleet:asset", args=["SEM-0000001"])
+        except NoReverseMatch:
+            return self.emit("asset_page", skipped="not built yet (no fleet:asset route)")
+        rng = random.Random(1)
+        last = Asset.objects.order_by("-pk").values_list("pk", flat=True).first()
+        ids = [rng.randint(1, last) for _ in range(40)]
+        tags = list(Asset.objects.filter(pk__in=ids).values_list("tag", flat=True))
+        urls = [reverse("fleet:asset", args=[t]) for t in tags]
+        client = self.client(self.info["admin"])
+        times = self.timed(client, urls, 30)
+        counts = [self.queries(client, u) for u in urls[:10]]
+        self.emit("asset_page", user="admin", **stats_ms(times), queries=max(counts),
+                  queries_min=min(counts))
+
+    def school_equipment(self):
+        from django.urls import reverse
+
+        from preau.territory.models import School
+
+        uais = self.info["big_schools"][:30]
+        urls = [reverse("territory:school", args=[u]) for u in uais]
+        client = self.client(self.info["admin"])
+        times = self.timed(client, urls, 30)
+        counts = [self.queries(client, u) for u in urls[:5]]
+        html = self.get(client, urls[0]).content.decode()
+        classes = School.objects.get(uai=uais[0]).classes.count()
+        self.emit("school_equipment", user="admin", **stats_ms(times), queries=max(counts), classes=classes,
+                  equipment_shown="SEM-" in html)
+
+    def csv_import(self):
+        import importlib
+
+        found = None
+        for name in ("preau.fleet.importer", "preau.fleet.importers"):
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+            if hasattr(module, "import_assets"):
+                found = module
+                break
+        if found is None:
+            return self.emit("csv_import", skipped="not built yet (no preau.fleet.importer(s).import_assets)")
+        from fleet_cases import run_csv_import
+
+        self.emit("csv_import", **run_csv_import(found, self.args.csv_rows, Path(self.args.tmp), self.info))
+
+    def agent_intake(self):
+        import importlib
+
+        try:
+            importlib.import_module("preau.fleet.agent.intake")
+        except ImportError:
+            return self.emit("agent_intake", skipped="not built yet (no preau.fleet.agent.intake)")
+        from fleet_cases import run_agent_intake
+
+        for line in run_agent_intake(self.args.intakes, self.info):
+            self.emit("agent_intake", **line)
+
+
+def child(args) -> int:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from fleet_data import Size, generate
+
+    t = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    migrate_s = time.perf_counter() - t
+    info = generate(Size(args.assets, args.classes), log=log)
+    emit(db=connection.vendor, size=args.label, phase="generate", migrate_s=round(migrate_s, 1),
+         **{k: v for k, v in info.items() if k not in ("big_schools", "admin", "mairie")})
+    runner = Child(args, info)
+    rc = 0
+    for case in args.cases.split(","):
+        try:
+            getattr(runner, case)()
+        except Exception as e:  # one broken case must not hide the others
+            rc = 1
+            runner.emit(case, error=f"{type(e).__name__}: {e}"[:500])
+    return rc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="20,000 assets / 6,000 classes (about a minute)")
+    ap.add_argument("--db", choices=["sqlite", "postgresql"], help="only this database")
+    ap.add_argument("--only", help="comma-separated cases: " + ", ".join(CASES))
+    ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--label", help=argparse.SUPPRESS)
+    ap.add_argument("--assets", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--classes", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--cases", help=argparse.SUPPRESS)
+    ap.add_argument("--csv-rows", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--intakes", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    return child(args) if args.child else parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
