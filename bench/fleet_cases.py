@@ -9,6 +9,7 @@ import json
 import random
 import time
 
+from django.db.models import Count
 from fleet import percentile, stats_ms
 
 # ---------------------------------------------------------------------------- agent intake
@@ -58,14 +59,19 @@ def _fusion_xml(deviceid: str, tag: str, serial: str, uuid: str, mac: str, host:
 
 def run_agent_intake(count: int, info: dict) -> list[dict]:
     """Known machines (matched by MAC: the agent sends a placeholder serial and no UUID) and unknown ones,
-    half GLPI Agent JSON, half FusionInventory XML; each timed from the raw body to the committed row."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    half GLPI Agent JSON, half FusionInventory XML, zlib-compressed as the agents send them, POSTed to the
+    agent endpoint (/parc/agent/): timed from the request to the committed AgentSubmission."""
+    import zlib
 
-    from preau.fleet.agent.intake import intake
-    from preau.fleet.agent.parse import parse
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
     from preau.fleet.models import AgentSubmission, NetworkInterface
 
+    url = reverse("fleet:agent")
+    client = Client(REMOTE_ADDR="10.42.0.7")
     rng = random.Random(3)
     last = NetworkInterface.objects.order_by("-asset_id").values_list("asset_id", flat=True).first()
     ids = rng.sample(range(1, last + 1), min(500, last))
@@ -77,33 +83,37 @@ def run_agent_intake(count: int, info: dict) -> list[dict]:
     for kind in ("known", "unknown"):
         times: dict[str, list[float]] = {"glpi_json": [], "fusion_xml": []}
         queries: list[int] = []
-        outcomes: dict[str, int] = {}
-        for i in range(count):
+        before = dict(AgentSubmission.objects.values_list("outcome").annotate(n=Count("pk")))
+        for i in range(count + 2):
             fmt = "glpi_json" if i % 2 == 0 else "fusion_xml"
             if kind == "known":
                 mac, uai, tag, host = known[i % len(known)]
                 serial, uuid, host = "To be filled by O.E.M.", "00000000-0000-0000-0000-000000000000", host or tag
             else:
                 n = 10_000_000 + i
-                mac = f"0A:1B:{n >> 24 & 255:02X}:{n >> 16 & 255:02X}:{n >> 8 & 255:02X}:{n & 255:02X}"
+                mac = f"0a:1b:{n >> 24 & 255:02x}:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}"
                 uai = known[i % len(known)][1]
                 serial, uuid, host = f"NEW{n}", f"4c4c4544-0000-1000-8000-{n:012x}", f"NOUVEAU-{i}"
             deviceid = f"{host}-2026-03-02-08-00-{i:02d}"
             build = _glpi_json if fmt == "glpi_json" else _fusion_xml
-            body = build(deviceid, uai, serial, uuid, mac, host)
+            body = zlib.compress(build(deviceid, uai, serial, uuid, mac, host))
+            content_type = "application/x-compress-zlib" if fmt == "glpi_json" else "application/x-compress"
             with CaptureQueriesContext(connection) as ctx:
                 t = time.perf_counter()
-                message = parse(body)
-                submission = intake(message.inventory, remote_addr="10.0.0.1")
-                times[fmt].append(time.perf_counter() - t)
-            queries.append(len(ctx.captured_queries))
-            outcomes[submission.outcome] = outcomes.get(submission.outcome, 0) + 1
+                response = client.post(url, body, content_type=content_type)
+                elapsed = time.perf_counter() - t
+            if response.status_code != 200:
+                raise RuntimeError(f"POST {url}: HTTP {response.status_code} {response.content[:200]!r}")
+            if i >= 2:  # the first two warm up
+                times[fmt].append(elapsed)
+                queries.append(len(ctx.captured_queries))
+        after = dict(AgentSubmission.objects.values_list("outcome").annotate(n=Count("pk")))
+        outcomes = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
         every = times["glpi_json"] + times["fusion_xml"]
         results.append({"machine": kind, **stats_ms(every),
                         "p50_ms_by_format": {f: round(percentile(t, 0.5) * 1000, 1) for f, t in times.items()},
                         "queries": max(queries), "queries_min": min(queries), "outcomes": outcomes,
-                        "note": "parse + intake, one transaction each"})
-    results[0]["submissions_in_db"] = AgentSubmission.objects.count()
+                        "note": "POST /parc/agent/, zlib body, parse + match + write"})
     return results
 
 

@@ -382,39 +382,48 @@ def _batches(rng, workshops: list[Site], admin, atelier) -> dict:
     return {"batches": 4, "batch_devices": len(taken)}
 
 
-def _submissions(rng, schools, assets_by_school: dict) -> int:
-    """Agent inventories: known machines matched, unknown ones waiting to be placed, a few refused."""
-    rows = []
+def _submissions(rng, schools, known: list[Asset]) -> int:
+    """Agent inventories through the real intake: known machines matched and updated, unknown ones waiting
+    to be placed, a few refused (unknown TAG, unreadable document)."""
+    from .agent import intake as agent_intake
+    from .agent.identity import Interface
+    from .agent.parse import FUSION_XML, GLPI_JSON, Inventory, ParseError, parse
+
+    n = 0
     for n in range(10):
         school = schools[rng.randrange(len(schools))]
         spec = rng.choice([s for s in CATALOGUE if s.category in (C.DESKTOP, C.LAPTOP)])
         mac = f"{OUI.get(spec.maker, '00:1e:c9')}:f0:{n:02x}:{rng.randrange(256):02x}"
         host = f"E{school.uai[-4:]}-PC{rng.randint(20, 99)}"
-        rows.append(AgentSubmission(
-            format=rng.choice(AgentSubmission.Format.values), deviceid=f"{host}-2026-03-0{n % 9 + 1}-08-12-31",
-            agent_tag=school.uai, school=school, outcome=AgentSubmission.Outcome.QUEUED,
-            message="Machine inconnue : à placer (ou à écarter).", remote_addr=f"10.42.{n + 10}.{rng.randint(2, 250)}",
-            data={"hostname": host, "serial": f"CZC{rng.randint(1000000, 9999999)}", "manufacturer": spec.maker,
-                  "model": spec.name, "cpu": spec.cpu, "cpu_64bit": spec.cpu_64bit, "ram_mb": spec.ram_mb,
-                  "disk_gb": spec.disk_gb, "os": "Windows 10 Professionnel", "macs": [mac],
-                  "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4))}))
-    for n, message in enumerate(["TAG inconnu : « ECOLE-TEST » n'est l'UAI d'aucune école.",
-                                 "Inventaire illisible : XML mal formé (ligne 1, colonne 1).",
-                                 "Aucune adresse MAC ni numéro de série : impossible de rapprocher."]):
-        rows.append(AgentSubmission(
-            format=AgentSubmission.Format.FUSION_XML if n != 2 else AgentSubmission.Format.GLPI_JSON,
-            deviceid=f"poste-inconnu-{n}-2026-02-1{n}-10-00-00", agent_tag="ECOLE-TEST" if n == 0 else "",
-            outcome=AgentSubmission.Outcome.REJECTED, message=message, remote_addr=f"10.42.99.{n + 2}",
-            data={}))
-    known = [a for school in schools[:12] for a in assets_by_school.get(school.pk, [])][:15]
+        laptop = spec.category == C.LAPTOP
+        agent_intake.intake(Inventory(
+            format=rng.choice((FUSION_XML, GLPI_JSON)), deviceid=f"{host}-2026-03-0{n % 9 + 1}-08-12-31",
+            tag=school.uai, hostname=host, serial=f"CZC{rng.randint(1000000, 9999999)}",
+            system_uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)), maker=spec.maker, model=spec.name,
+            chassis="Notebook" if laptop else "Desktop", cpu=spec.cpu, cpu_64bit=spec.cpu_64bit,
+            ram_mb=spec.ram_mb, disk_gb=spec.disk_gb, os_name="Microsoft Windows 10 Professionnel",
+            os_arch="64-bit" if spec.cpu_64bit else "32-bit", interfaces=[Interface("eth0", mac)],
+            networks_reported=True, agent="FusionInventory-Agent_v2.6"), remote_addr=f"10.42.{n + 10}.{n + 2}")
+    agent_intake.intake(Inventory(format=FUSION_XML, deviceid="poste-salle-info-2026-02-10-10-00-00",
+                                  tag="ECOLE-TEST", hostname="poste-salle-info", serial="PC0ZX81K2",
+                                  interfaces=[Interface("eth0", "6c:0b:84:aa:10:01")], networks_reported=True),
+                        remote_addr="10.42.99.2")
+    try:
+        parse(b"<?xml version='1.0'?><REQUEST><DEVICEID>portable-direction-2026-02-11-09-30-00</DEVICEID>"
+              b"<QUERY>INVENTORY</QUERY><CONTENT><HARDWARE><NAME>portable-dir")
+    except ParseError as exc:
+        agent_intake.record_rejection(deviceid="portable-direction-2026-02-11-09-30-00", fmt=FUSION_XML,
+                                      message=str(exc), remote_addr="10.42.99.3")
     for a in known:
-        rows.append(AgentSubmission(
-            format=AgentSubmission.Format.GLPI_JSON, deviceid=f"{a.hostname or a.tag}-2026-03-01-07-45-00",
-            agent_tag=a.school.uai, school=a.school, asset=a, matched_by="mac",
-            outcome=AgentSubmission.Outcome.MATCHED, message="Appareil connu mis à jour.",
-            data={"hostname": a.hostname, "serial": a.serial, "os": a.os}))
-    AgentSubmission.objects.bulk_create(rows)
-    return len(rows)
+        mac = a.interfaces.values_list("mac", flat=True).first()
+        agent_intake.intake(Inventory(
+            format=GLPI_JSON, deviceid=f"{a.hostname}-2026-03-01-07-45-00", tag=a.school.uai, hostname=a.hostname,
+            serial=a.serial, system_uuid=a.system_uuid, maker=a.model.maker, model=a.model.name,
+            chassis="Desktop", cpu=a.model.cpu, cpu_64bit=a.model.cpu_64bit, ram_mb=a.model.ram_mb,
+            disk_gb=a.model.disk_gb, os_name="Debian GNU/Linux 12 (bookworm)", os_arch="x86_64",
+            interfaces=[Interface("enp1s0", mac)] if mac else [], networks_reported=bool(mac),
+            agent="GLPI-Agent_v1.11"), remote_addr="10.42.1.20")
+    return AgentSubmission.objects.count()
 
 
 def build_fleet(rng, context: dict) -> dict:
@@ -432,11 +441,9 @@ def build_fleet(rng, context: dict) -> dict:
     _depot(f, rng, catalogue)
     counts = _write(f, rng, admin)
     counts.update(_batches(rng, workshops, admin, atelier or admin))
-    assets_by_school: dict[int, list[Asset]] = {}
-    for a in (Asset.objects.filter(category=C.THIN_CLIENT, status=Status.DEPLOYED).exclude(hostname="")
-              .select_related("school").order_by("tag")[:400]):
-        assets_by_school.setdefault(a.school_id, []).append(a)
-    counts["agent_submissions"] = _submissions(rng, schools, assets_by_school)
+    known = list(Asset.objects.filter(category=C.THIN_CLIENT, status=Status.DEPLOYED).exclude(hostname="")
+                 .select_related("school", "model").order_by("tag")[:15])
+    counts["agent_submissions"] = _submissions(rng, schools, known)
     counts.update(models=len(CATALOGUE), sites=1 + len(workshops))
     context.update(depot=depot, workshops=workshops)
     return counts

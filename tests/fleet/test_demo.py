@@ -111,8 +111,11 @@ def test_demo_fleet_is_realistic_and_consistent():
     # Agent inventories: some waiting to be placed, some refused, with plausible data.
     queued = AgentSubmission.objects.filter(outcome=AgentSubmission.Outcome.QUEUED)
     assert queued.count() >= 5
-    assert all(s.school_id and s.data.get("macs") and s.data.get("hostname") for s in queued)
-    assert AgentSubmission.objects.filter(outcome=AgentSubmission.Outcome.REJECTED).exists()
+    assert all(s.school_id and s.data.get("interfaces") and s.data.get("hostname") for s in queued)
+    assert AgentSubmission.objects.filter(outcome=AgentSubmission.Outcome.REJECTED).count() >= 2
+    matched = AgentSubmission.objects.filter(outcome=AgentSubmission.Outcome.MATCHED)
+    assert matched.count() >= 10 and not matched.filter(asset__isnull=True).exists()
+    assert AssetEvent.objects.filter(kind=AssetEvent.Kind.INVENTORY).exists()
 
 
 def test_demo_fleet_is_deterministic():
