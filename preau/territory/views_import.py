@@ -19,7 +19,10 @@ KINDS = [
     ("territory", gettext_lazy("Territoire : EPCI et communes (fichiers JSON Etalab)")),
     ("fibre", gettext_lazy("Fibre : observatoire ARCEP par commune (CSV)")),
     ("boundaries", gettext_lazy("Contours des communes (GeoJSON)")),
+    ("assets", gettext_lazy("Appareils du parc (CSV/XLSX)")),
 ]
+# Kinds run by another app's job (the fleet's asset import), with the job kind they enqueue.
+JOB_KINDS = {"assets": "fleet.import"}
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -43,6 +46,9 @@ class ImportForm(forms.Form):
     include_all = forms.BooleanField(label=gettext_lazy("Garder les écoles hors des communes importées"),
                                      required=False)
     include_secondary = forms.BooleanField(label=gettext_lazy("Garder aussi collèges et lycées"), required=False)
+    create_models = forms.BooleanField(
+        label=gettext_lazy("Créer les modèles d'appareils inconnus"), required=False,
+        help_text=gettext_lazy("Appareils du parc seulement : sinon, un modèle absent du catalogue est une erreur."))
 
     def clean(self):
         data = super().clean()
@@ -56,7 +62,7 @@ class ImportForm(forms.Form):
                     % {"name": f.name, "size": f.size // 2**20, "limit": limit // 2**20})
         if data.get("kind") == "territory" and len(files) != 2:
             raise forms.ValidationError(_("Le territoire demande deux fichiers : epci.json et communes.json."))
-        if data.get("kind") in ("fibre", "boundaries") and len(files) != 1:
+        if data.get("kind") in ("fibre", "boundaries", "assets") and len(files) != 1:
             raise forms.ValidationError(_("Un seul fichier attendu pour cet import."))
         return data
 
@@ -77,6 +83,8 @@ def import_form(request: HttpRequest) -> HttpResponse:
             paths.append(str(path))
             names.append(f.name)
         kind = form.cleaned_data["kind"]
+        if kind in JOB_KINDS:
+            return redirect("core:job", job_id=enqueue_other(request, kind, paths[0], names[0], folder, form).pk)
         job = jobs.enqueue("territory.import", {
             "kind": kind, "paths": paths, "names": names, "folder": str(folder),
             "epci": form.cleaned_data["epci"], "include_all": form.cleaned_data["include_all"],
@@ -85,6 +93,18 @@ def import_form(request: HttpRequest) -> HttpResponse:
             "result_template": "territory/_import_result.html",
         }, user=request.user)
         return redirect("core:job", job_id=job.pk)
-    recent = Job.objects.filter(kind="territory.import").select_related("created_by")[:10]
+    recent = Job.objects.filter(kind__in=["territory.import", *JOB_KINDS.values()]).select_related("created_by")[:10]
     return render(request, "territory/import_form.html", {"form": form, "recent": recent},
                   status=400 if form.errors else 200)
+
+
+def enqueue_other(request: HttpRequest, kind: str, path: str, name: str, folder, form: ImportForm) -> Job:
+    """The fleet's asset import (job "fleet.import", preau/fleet/jobs.py): one file, models created on demand."""
+    from preau.fleet import jobs as fleet_jobs  # noqa: F401  (registers the job kind if the app has not yet)
+
+    return jobs.enqueue(JOB_KINDS[kind], {
+        "path": path, "name": name, "folder": str(folder),
+        "create_models": form.cleaned_data["create_models"],
+        "title": _("Import : %(names)s") % {"names": name},
+        "result_template": "territory/_import_result.html",
+    }, user=request.user)
