@@ -10,6 +10,7 @@ from preau.accounts import access
 from preau.core.audit import history
 from preau.core.exports import export_response
 from preau.core.pagination import paginate
+from preau.fleet.views_assets import school_equipment
 
 from . import maps, services
 from .filters import CommuneFilter, SchoolFilter
@@ -124,6 +125,7 @@ def school_detail(request: HttpRequest, uai: str) -> HttpResponse:
         "can_edit": access.can_edit_school(request.user, school),
         "staff": school.staff.filter(is_active=True).order_by("role", "last_name"),
         "history": history(school)[:20] if request.user.is_admin else [],
+        "equipment": school_equipment(request.user, school),
     })
 
 
