@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
 
 from .models import BatchItem, ErasureCertificate, RecyclingRecord, RequalificationBatch
@@ -132,7 +132,7 @@ def render_pdf(report: BatchReport) -> bytes:
     pdf.footer = footer
     pdf.add_page()
     pdf.set_font(family, "B", 15)
-    pdf.multi_cell(0, 8, t(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, t(title), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, "", 9)
     facts = [
         (_("Atelier"), batch.workshop.name + (f", {batch.workshop.address}" if batch.workshop.address else "")),
@@ -151,20 +151,21 @@ def render_pdf(report: BatchReport) -> bytes:
         pdf.cell(0, 5, t(value), new_x="LMARGIN", new_y="NEXT")
     if batch.notes:
         pdf.set_font(family, "", 9)
-        pdf.multi_cell(0, 5, t(_("Notes : %(n)s") % {"n": batch.notes}), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, t(_("Notes : %(n)s") % {"n": batch.notes}), align="L", new_x="LMARGIN",
+                       new_y="NEXT")
     pdf.ln(2)
     pdf.set_font(family, "B", 10)
     totals = _("Totaux : %(total)s appareils, %(c)s convertis en clients légers, %(r)s rejetés (recyclage DEEE), "
                "%(p)s en cours ; %(n)s certificats d'effacement ; poids recyclé %(w)s kg.") % {
         "total": len(report.rows), "c": report.converted, "r": report.rejected, "p": report.pending,
-        "n": report.certificates, "w": report.weight_kg}
-    pdf.multi_cell(0, 5, t(totals), new_x="LMARGIN", new_y="NEXT")
+        "n": report.certificates, "w": number_format(report.weight_kg, 2)}
+    pdf.multi_cell(0, 5, t(totals), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
 
     headings = [_("N° d'inventaire"), _("N° de série"), _("Modèle"), _("Éligibilité"),
                 _("Certificats d'effacement (NIST SP 800-88)"), _("Résultat"), _("Recyclage DEEE")]
     pdf.set_font(family, "", 7.5)
-    with pdf.table(col_widths=(24, 24, 34, 40, 84, 25, 42), text_align="LEFT", line_height=3.6,
+    with pdf.table(col_widths=(26, 24, 34, 40, 82, 25, 42), text_align="LEFT", line_height=3.6,
                    headings_style=FontFace(emphasis="BOLD", fill_color=(230, 234, 240)),
                    repeat_headings=1) as table:
         head = table.row()
@@ -184,7 +185,7 @@ def render_pdf(report: BatchReport) -> bytes:
                 for c in row.certificates) or "—"
             rec = row.recycling
             recycling = (_("%(w)s kg, %(r)s%(c)s, %(d)s") % {
-                "w": rec.weight_kg, "r": rec.recycler, "c": f", {rec.certificate}" if rec.certificate else "",
+                "w": number_format(rec.weight_kg, 2), "r": rec.recycler, "c": f", {rec.certificate}" if rec.certificate else "",
                 "d": _day(rec.recycled_on)}) if rec else "—"
             r = table.row()
             for value in (asset.tag, asset.serial or "—", str(asset.model), elig, certs,

@@ -1,6 +1,8 @@
 """Requalification batch pages: who may see and act, the full flow through the views, refusals, the report."""
 
 import html as htmllib
+import shutil
+import subprocess
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -518,17 +520,32 @@ def test_report_pdf(login, cast, fleet, batch):
     assert len(body) > 2000
 
 
-def test_pdf_text_holds_french_characters(cast, fleet, batch):
-    """With DejaVu the PDF embeds a TrueType font; the text extracted back keeps œ, ’ and …"""
+def _pdf_text(pdf: bytes, tmp_path) -> str | None:
+    """The PDF's text through poppler's pdftotext when installed (Debian poppler-utils), else None."""
+    if not shutil.which("pdftotext"):
+        return None
+    path = tmp_path / "r.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdftotext", "-raw", str(path), "-"], capture_output=True, text=True, check=True)
+    return " ".join(out.stdout.split())  # table cells wrap: compare with single spaces
+
+
+def test_pdf_text_holds_french_characters(cast, fleet, batch, tmp_path):
+    """With DejaVu the PDF embeds a TrueType font; the text read back keeps œ, ’ and …"""
     _finish(batch, cast, fleet)
     data = report.build(batch)
     assert (data.converted, data.rejected, data.weight_kg, data.certificates) == (1, 1, Decimal("9.25"), 2)
     pdf = report.render_pdf(data)
     assert pdf.startswith(b"%PDF")
-    if report.font_dir() is not None:
-        assert b"DejaVu" in pdf
-    else:
-        assert b"Helvetica" in pdf
+    if report.font_dir() is None:
+        pytest.skip("no DejaVu font (Debian fonts-dejavu-core): the latin-1 fallback is tested below")
+    assert b"DejaVu" in pdf
+    text = _pdf_text(pdf, tmp_path)
+    if text is not None:
+        assert f"Rapport du lot de requalification {batch.reference}" in text
+        assert "Œdipe L’Hôpital" in text and "DoD short…" in text
+        assert "SEM-00001" in text and "CZC6666" in text and "BSD-1" in text
+        assert "1 convertis en clients légers, 1 rejetés" in text and "9,25 kg" in text
 
 
 def test_pdf_without_dejavu_falls_back_to_latin1(settings, tmp_path, cast, fleet, batch):
@@ -536,7 +553,10 @@ def test_pdf_without_dejavu_falls_back_to_latin1(settings, tmp_path, cast, fleet
     settings.PREAU_PDF_FONT_DIR = str(tmp_path)  # no font there
     assert report.font_dir() is None
     pdf = report.render_pdf(report.build(batch))
-    assert pdf.startswith(b"%PDF") and b"DejaVu" not in pdf
+    assert pdf.startswith(b"%PDF") and b"DejaVu" not in pdf and b"Helvetica" in pdf
+    text = _pdf_text(pdf, tmp_path)
+    if text is not None:
+        assert "OEdipe L'Hôpital" in text and "DoD short..." in text and "Réceptionné le" in text
 
 
 def test_latin1_transliteration():
