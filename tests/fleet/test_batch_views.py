@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -604,3 +606,25 @@ def test_rules_refusal_writes_nothing(login, cast, fleet):
     response = client.post(url("eligibility-rules"), {"min_ram_mb-active": "on", "min_ram_mb-value": "-5"})
     assert response.status_code == 400
     assert EligibilityRule.objects.get(criterion="min_ram_mb").value == 2048
+
+
+def test_batch_pages_take_a_bounded_number_of_queries(login, cast, fleet, django_assert_max_num_queries):
+    """The list and a batch's page do not query per device (measured with 2 and with 12 devices)."""
+    extra = [services.do_create_asset(cast.admin, model=fleet.optiplex, tag=f"SEM-1{n:04d}", school=cast.sa2)
+             for n in range(10)]
+    small = services.do_create_batch(cast.admin, workshop=fleet.envie, assets=[fleet.pc1, fleet.pc_old])
+    big = services.do_create_batch(cast.admin, workshop=fleet.envie, assets=[fleet.pc_b, *extra])
+    for b in (small, big):
+        services.do_pickup_batch(cast.admin, b)
+        services.do_receive_batch(cast.admin, b)
+    client = login(cast.workshop)
+    counts = []
+    for b in (small, big):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url("batch", b.reference)).status_code == 200
+        counts.append(len(ctx.captured_queries))
+        with django_assert_max_num_queries(12):
+            assert client.get(url("batch-report", b.reference)).status_code == 200
+    assert counts[0] == counts[1], counts
+    with django_assert_max_num_queries(10):
+        assert client.get(url("batches")).status_code == 200
