@@ -4,6 +4,25 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 
+def fleet_nav(user) -> list:
+    from preau.accounts.models import Role
+    from preau.fleet.access import can_manage_fleet
+
+    manager = can_manage_fleet(user)
+    items = []
+    if user.role != Role.WORKSHOP:
+        items.append((reverse("fleet:assets"), _("Parc")))
+    if manager or user.role == Role.COMMITTEE:
+        items.append((reverse("fleet:stock"), _("Stock")))
+    if manager or user.role in (Role.COMMITTEE, Role.WORKSHOP):
+        items.append((reverse("fleet:batches"), _("Lots")))
+    if manager:
+        items.append((reverse("fleet:intake"), _("Agents")))
+    if manager or user.role in (Role.COMMITTEE, Role.DIRECTOR):
+        items.append((reverse("fleet:audits"), _("Salles")))
+    return items
+
+
 def nav(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -14,6 +33,7 @@ def nav(request):
         (reverse("territory:communes"), _("Communes")),
         (reverse("territory:schools"), _("Écoles")),
     ]
+    items += fleet_nav(user)
     if user.can_import:
         items.append((reverse("territory:imports"), _("Imports")))
     if user.is_admin:

@@ -26,7 +26,24 @@ def home(request: HttpRequest) -> HttpResponse:
         ("unknown", t["connectivity_unknown"], _("Inconnu")),
     ]
     bar = [(cls, n, label, round(100 * n / total, 1)) for cls, n, label in shares]
-    return render(request, "core/home.html", {"t": t, "bar": bar})
+    return render(request, "core/home.html", {"t": t, "bar": bar, "fleet": _fleet_summary(counts.get("fleet"))})
+
+
+def _fleet_summary(f: dict | None) -> dict | None:
+    """The devices of the user's scope by status (a bar and its table) and by category."""
+    if not f or not f["assets"]:
+        return None
+    from preau.fleet.lifecycle import Status
+    from preau.fleet.models import Category
+
+    total = f["assets"]
+    statuses = [(value, f["by_status"].get(value, 0), label) for value, label in Status.choices]
+    return {
+        "total": total,
+        "bar": [(value, n, label, round(100 * n / total, 1)) for value, n, label in statuses if n],
+        "categories": [(label, f["by_category"][value]) for value, label in Category.choices
+                       if f["by_category"].get(value)],
+    }
 
 
 @login_required
