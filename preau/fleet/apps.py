@@ -10,7 +10,7 @@ class FleetConfig(AppConfig):
     def ready(self):
         from preau.core import stats
 
-        from . import demo  # noqa: F401  (registers the demo fleet)
+        from . import demo, jobs  # noqa: F401  (register the demo fleet and the import job)
         from .stats import fleet_stats
 
         stats.register("fleet", fleet_stats)
