@@ -21,7 +21,7 @@ PER_PAGE = COLUMNS * ROWS
 PAGE_W, PAGE_H = 210.0, 297.0
 LABEL_W, LABEL_H = PAGE_W / COLUMNS, PAGE_H / ROWS  # 70 × 37.125 mm
 PADDING = 3.5  # mm kept blank inside each label (printer margins, cutting)
-QR_SIZE = LABEL_H - 2 * PADDING  # the QR code with its quiet zone
+QR_SIZE = 28.0  # mm, the QR code with its quiet zone (vertically centred)
 QR_BORDER = 2  # quiet zone, in modules (the standard asks 4; the label's blank padding adds the rest)
 MAX_LABELS = 2400  # 100 pages
 
@@ -31,7 +31,7 @@ class Label:
     tag: str
     model: str
     url: str
-    place: str = ""
+    place: tuple[str, ...] = ()  # where it is: school and class, or site (one line each)
 
 
 def qr_matrix(url: str) -> list[list[bool]]:
@@ -72,7 +72,10 @@ def _fit(pdf: FPDF, text: str, width: float) -> str:
 
 
 def labels_pdf(labels: Iterable[Label], title: str = "") -> bytes:
-    """The PDF sheet(s) for the labels, in the given order; an empty iterable gives one blank page."""
+    """The PDF sheet(s) for the labels, in the given order; an empty iterable gives one blank page.
+
+    Text right of the QR code: the tag (bold), then the model and the place, one line each, cut
+    with "..." to the label's width."""
     pdf = FPDF(unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)
@@ -88,13 +91,12 @@ def labels_pdf(labels: Iterable[Label], title: str = "") -> bytes:
             pdf.add_page()
         row, col = divmod(index, COLUMNS)
         x, y = col * LABEL_W, row * LABEL_H
-        pdf.image(qr_image(label.url), x=x + PADDING, y=y + PADDING, w=QR_SIZE, h=QR_SIZE)
+        pdf.image(qr_image(label.url), x=x + PADDING, y=y + (LABEL_H - QR_SIZE) / 2, w=QR_SIZE, h=QR_SIZE)
         pdf.set_xy(x + text_x, y + PADDING + 2)
         pdf.set_font("Helvetica", "B", 11)
         pdf.cell(text_w, 5, _fit(pdf, label.tag, text_w))
         pdf.set_font("Helvetica", "", 8)
-        lines = [label.model, label.place] if label.place else [label.model]
-        for i, line in enumerate(lines):
+        for i, line in enumerate([label.model, *label.place][:5]):
             pdf.set_xy(x + text_x, y + PADDING + 9 + 4 * i)
             pdf.cell(text_w, 4, _fit(pdf, line, text_w))
     if count == 0:

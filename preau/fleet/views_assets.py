@@ -207,7 +207,7 @@ def asset_labels(request: HttpRequest) -> HttpResponse:
     def labels():
         for tag, maker, model, school, klass, site in qs.values_list(
                 "tag", "model__maker", "model__name", "school__name", "school_class__name", "site__name"):
-            place = f"{school} - {klass}" if school and klass else (school or site or "")
+            place = tuple(x for x in (school, klass) if x) if school else ((site,) if site else ())
             url = request.build_absolute_uri(reverse("fleet:asset", args=[tag]))
             yield Label(tag=tag, model=f"{maker} {model}", url=url, place=place)
 
