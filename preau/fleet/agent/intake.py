@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -38,6 +40,9 @@ from .parse import Inventory
 
 Outcome = AgentSubmission.Outcome
 MAX_INT = 2**31 - 1
+# Asset.serial is indexed only by the partial unique index "WHERE NOT (serial = '')": repeating its condition
+# literally lets SQLite use it (a bound '' parameter would not), instead of scanning every asset.
+SERIAL_INDEXED = RawSQL("""NOT ("fleet_asset"."serial" = '')""", [], output_field=BooleanField())
 SOURCES = {"fusion_xml": "FusionInventory", "glpi_json": "GLPI Agent"}
 MATCHED_BY = {"serial": gettext_lazy("numéro de série"), "uuid": gettext_lazy("UUID système"),
               "mac": gettext_lazy("adresse MAC")}
@@ -63,7 +68,7 @@ def find_asset(inventory: Inventory) -> Match:
     """The asset this inventory describes, by serial, then UUID, then MAC (at most 3 indexed queries)."""
     serial, uuid = inventory.usable_serial, inventory.usable_uuid
     if serial:
-        asset = Asset.objects.filter(serial__in=list({serial, serial.upper()})).first()
+        asset = Asset.objects.filter(SERIAL_INDEXED, serial__in=list({serial, serial.upper()})).first()
         if asset is not None:
             return Match(asset, "serial")
     if uuid:
@@ -80,12 +85,13 @@ def find_asset(inventory: Inventory) -> Match:
             return Match(asset, "uuid")
     macs = [i.mac for i in inventory.interfaces]
     if macs:
-        owners = sorted(set(NetworkInterface.objects.filter(mac__in=macs).values_list("asset__tag", flat=True)))
+        owners = {ni.asset_id: ni.asset for ni in NetworkInterface.objects.filter(mac__in=macs).select_related("asset")}
         if len(owners) > 1:
+            tags = sorted(a.tag for a in owners.values())
             return Match(problem=_("Ses adresses MAC appartiennent à plusieurs appareils (%(tags)s) : à vérifier.")
-                         % {"tags": ", ".join(owners)})
+                         % {"tags": ", ".join(tags)})
         if owners:
-            asset = Asset.objects.get(tag=owners[0])
+            asset = next(iter(owners.values()))
             if _differs(usable_serial(asset.serial), serial):
                 return Match(problem=_("Une adresse MAC correspond à %(tag)s mais son numéro de série est %(known)s, "
                                        "l'agent déclare %(s)s : à vérifier.")
@@ -166,6 +172,12 @@ def apply_inventory(asset: Asset, inventory: Inventory, *, reason: str, details:
     return changed
 
 
+def _label(name: str) -> str:
+    if name == "interfaces":
+        return str(NetworkInterface._meta.verbose_name_plural)
+    return str(Asset._meta.get_field(name).verbose_name)
+
+
 def _save(submission: AgentSubmission | None, **fields) -> AgentSubmission:
     fields["message"] = (fields.get("message") or "")[:300]
     if submission is None:
@@ -229,7 +241,8 @@ def intake(inventory: Inventory, *, remote_addr=None) -> AgentSubmission:
                        matched_by=match.by, message="")
     changed = apply_inventory(asset, inventory, reason=reason,
                               details={"submission": submission.pk, "matched_by": match.by})
-    notes = [_("Modifié : %(f)s.") % {"f": ", ".join(changed)} if changed else _("Aucun changement.")]
+    notes = [_("Modifié : %(f)s.") % {"f": ", ".join(_label(name) for name in changed)} if changed
+             else _("Aucun changement.")]
     if school is not None and asset.school_id is None:
         notes.append(_("L'agent déclare l'école %(uai)s mais l'appareil n'y est pas placé.") % {"uai": school.uai})
     submission.message = " ".join(notes)[:300]

@@ -378,6 +378,6 @@ def parse(document: bytes) -> Message:
     start = document.lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
     if start == b"<":
         return parse_xml(document)
-    if start == b"{":
+    if start in (b"{", b"["):
         return parse_json(document)
     raise ParseError(_("Format inconnu : ni XML (FusionInventory) ni JSON (GLPI Agent)."))
