@@ -24,6 +24,7 @@ class TransitionForm(_ReasonMixin):
     """Change of status. The select offers what lifecycle.allowed() offers (deploying has its own form)."""
 
     target = forms.CharField(label=gettext_lazy("Nouveau statut"), widget=forms.Select)
+    field_order = ["target", "reason", "ticket"]
 
     def __init__(self, *args, asset: Asset, **kwargs):
         super().__init__(*args, **kwargs)
@@ -61,7 +62,7 @@ class DeployForm(_ReasonMixin):
         super().__init__(*args, **kwargs)
         choices = [(f"slot:{s.pk}", _("%(label)s (%(where)s)") % {
             "label": s.label, "where": s.school_class.name if s.school_class else _("école")}) for s in slots]
-        choices += [(f"class:{k.pk}", _("Classe %(name)s, sans emplacement") % {"name": k.name}) for k in classes]
+        choices += [(f"class:{k.pk}", _("%(name)s, sans emplacement") % {"name": k.name}) for k in classes]
         choices.append(("school", _("L'école, sans emplacement ni classe")))
         self.fields["place"].choices = choices
 
@@ -78,17 +79,18 @@ class MoveForm(forms.Form):
     def __init__(self, *args, sites, classes=(), school=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.school = school
-        self.fields["site"].queryset = sites
-        self.fields["school_class"].choices = [("", _("— l'école elle-même —"))] + [(k.pk, k.name) for k in classes]
         if school is None:
+            self.fields["site"].queryset = sites
             del self.fields["school_class"]
+        else:
+            del self.fields["site"]
+            self.fields["school_class"].choices = [("", _("— l'école elle-même —"))] + [
+                (k.pk, k.name) for k in classes]
 
     def clean(self):
         data = super().clean()
         if self.school is None and not data.get("site"):
             raise forms.ValidationError(_("Choisissez un site, ou indiquez une école (UAI)."))
-        if self.school is not None and data.get("site"):
-            raise forms.ValidationError(_("Choisissez un site ou une école, pas les deux."))
         return data
 
 

@@ -224,9 +224,12 @@ SPEC_FIELDS = ("cpu", "cpu_64bit", "ram_mb", "disk_gb", "netboot")
 
 
 def _specs(asset: Asset) -> list[dict]:
+    """The known specs (machine's value, else the model's), with where each value comes from."""
     rows = []
     for name in SPEC_FIELDS:
         own = getattr(asset, name)
+        if asset.spec(name) in (None, ""):
+            continue
         rows.append({"label": Asset._meta.get_field(name).verbose_name, "value": asset.spec(name),
                      "source": _("inventaire") if own not in (None, "") else _("catalogue"), "name": name})
     return rows
@@ -430,7 +433,7 @@ def asset_replace(request: HttpRequest, tag: str) -> HttpResponse:
     status = 400 if request.method == "POST" else 200
     return render(request, "fleet/assets/replace.html", {
         "asset": failed, "slot": _slot_of(failed), "candidates": candidates, "form": form, "error": error,
-        "default_next": default_next,
+        "default_next": lifecycle.label(default_next),
     }, status=status)
 
 
