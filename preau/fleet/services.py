@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +26,7 @@ from .models import (
     AssetEvent,
     BatchItem,
     Category,
+    EligibilityRule,
     ErasureCertificate,
     Origin,
     RecyclingRecord,
@@ -224,6 +226,8 @@ def do_replace(user, failed: Asset, replacement: Asset, *, next_status: str | No
 # --------------------------------------------------------------------------- requalification batches
 
 B = RequalificationBatch.State
+NUMERIC_CRITERIA = (EligibilityRule.Criterion.MIN_RAM_MB, EligibilityRule.Criterion.MAX_AGE_YEARS,
+                    EligibilityRule.Criterion.MIN_DISK_GB)
 
 
 def _next_reference(today: date) -> str:
@@ -328,15 +332,47 @@ def do_set_eligibility(user, item: BatchItem, eligible: bool, reason: str) -> Ba
     return item
 
 
-def _locked_item(item: BatchItem) -> BatchItem:
-    """Re-read a batch item (and its batch's current state) under a row lock."""
-    return BatchItem.objects.select_for_update().select_related("batch", "asset__model").get(pk=item.pk)
+@transaction.atomic
+def do_update_eligibility_rule(user, criterion: str, *, active: bool, value: int | None) -> bool:
+    """Set one eligibility rule (created if missing); an inactive numeric rule keeps its last threshold.
+    Returns whether anything changed (one audit entry when it did)."""
+    numeric = criterion in NUMERIC_CRITERIA
+    value = value if numeric else None
+    rule = EligibilityRule.objects.select_for_update().filter(criterion=criterion).first()
+    if rule is None:
+        if not active and value is None:
+            return False
+        rule = EligibilityRule(criterion=criterion)
+        before = None
+    else:
+        if numeric and value is None:
+            value = rule.value
+        if (rule.active, rule.value) == (active, value):
+            return False
+        before = audit.snapshot(rule)
+    if active and numeric and value is None:
+        raise FleetError(_("La règle « %(r)s » demande une valeur.") % {"r": EligibilityRule.Criterion(criterion).label})
+    rule.active, rule.value = active, value
+    rule.save()
+    audit.record(user, AuditEntry.Action.CREATE if before is None else AuditEntry.Action.UPDATE, rule, before,
+                 audit.snapshot(rule))
+    return True
+
+
+def _locked_item(item: BatchItem, *, pending: bool = True) -> BatchItem:
+    """Re-read a batch item (and its batch's current state) under a row lock; with pending=True,
+    refuse an item that already has its result (converted or rejected)."""
+    item = BatchItem.objects.select_for_update().select_related("batch", "asset__model").get(pk=item.pk)
+    if pending and item.result != BatchItem.Result.PENDING:
+        raise FleetError(_("%(tag)s a déjà son résultat : %(r)s.") % {"tag": item.asset.tag, "r": item.get_result_display()})
+    return item
 
 
 def _next_certificate_number(today: date) -> str:
     prefix = f"EFF-{today.year}-"
-    count = ErasureCertificate.objects.filter(number__startswith=prefix).count()
-    return f"{prefix}{count + 1:05d}"
+    numbers = ErasureCertificate.objects.filter(number__startswith=prefix).values_list("number", flat=True)
+    suffixes = [int(n[len(prefix):]) for n in numbers if n[len(prefix):].isdigit()]
+    return f"{prefix}{max(suffixes, default=0) + 1:05d}"
 
 
 @transaction.atomic
@@ -347,7 +383,12 @@ def do_record_erasure(user, item: BatchItem, **fields) -> ErasureCertificate:
     fields.setdefault("number", _next_certificate_number(fields.get("performed_on") or timezone.localdate()))
     cert = ErasureCertificate(asset=item.asset, batch=item.batch,
                               recorded_by=user if user and user.is_authenticated else None, **fields)
-    cert.full_clean()
+    try:
+        cert.full_clean()
+    except ValidationError as exc:
+        raise FleetError(" ".join(f"{cert._meta.get_field(name).verbose_name} : {' '.join(msgs)}"
+                                  if name != "__all__" else " ".join(msgs)
+                                  for name, msgs in exc.message_dict.items())) from exc
     cert.save()
     asset = item.asset
     _event(user, asset, AssetEvent.Kind.ERASED, audit.snapshot(asset),

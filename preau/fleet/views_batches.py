@@ -25,8 +25,6 @@ from django.views.decorators.http import require_POST
 
 from preau.accounts import access as territory_access
 from preau.accounts.models import Role
-from preau.core import audit
-from preau.core.models import AuditEntry
 from preau.core.pagination import paginate
 
 from . import eligibility, services
@@ -436,30 +434,11 @@ def batch_report_pdf(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 def _save_rules(user, forms) -> int:
-    """Write the rules that changed (one audit entry each). TODO(lead): belongs in services as a do_*."""
-    changed = 0
+    """Write the rules that changed, in one transaction (services.do_update_eligibility_rule)."""
     with transaction.atomic():
-        for form in forms:
-            active = form.cleaned_data["active"]
-            value = form.cleaned_data.get("value") if form.numeric else None
-            rule = EligibilityRule.objects.select_for_update().filter(criterion=form.criterion).first()
-            if rule is None:
-                if not active and value is None:
-                    continue
-                rule = EligibilityRule.objects.create(criterion=form.criterion, active=active, value=value)
-                audit.record(user, AuditEntry.Action.CREATE, rule, None, audit.snapshot(rule))
-                changed += 1
-                continue
-            if form.numeric and value is None:
-                value = rule.value  # an inactive rule keeps its last threshold
-            if (rule.active, rule.value) == (active, value):
-                continue
-            before = audit.snapshot(rule)
-            rule.active, rule.value = active, value
-            rule.save(update_fields=["active", "value"])
-            audit.record(user, AuditEntry.Action.UPDATE, rule, before, audit.snapshot(rule))
-            changed += 1
-    return changed
+        return sum(services.do_update_eligibility_rule(
+            user, form.criterion, active=form.cleaned_data["active"],
+            value=form.cleaned_data.get("value") if form.numeric else None) for form in forms)
 
 
 @login_required

@@ -130,3 +130,40 @@ def test_return_refuses_items_without_result(fleet, cast):
     services.do_receive_batch(cast.admin, batch)
     with pytest.raises(services.FleetError, match="SEM-00001"):
         services.do_return_batch(cast.admin, batch)
+
+
+def test_an_item_with_a_result_is_not_acted_on_twice(fleet, cast):
+    batch = services.do_create_batch(cast.admin, workshop=fleet.envie, assets=[fleet.pc_old])
+    services.do_pickup_batch(cast.admin, batch)
+    services.do_receive_batch(cast.workshop, batch)
+    item = batch.items.get()
+    _erase(item, cast, method=ErasureCertificate.Method.DESTROY)
+    services.do_reject(cast.workshop, item, weight_kg=9, recycler="Ecosystem")
+    with pytest.raises(services.FleetError, match="déjà son résultat"):
+        services.do_reject(cast.workshop, item, weight_kg=9, recycler="Ecosystem")
+    with pytest.raises(services.FleetError, match="déjà son résultat"):
+        _erase(item, cast)
+
+
+def test_certificate_numbers_follow_the_highest_and_duplicates_are_refused(fleet, cast):
+    batch = services.do_create_batch(cast.admin, workshop=fleet.envie, assets=[fleet.pc1, fleet.pc_b])
+    services.do_pickup_batch(cast.admin, batch)
+    services.do_receive_batch(cast.workshop, batch)
+    first, second = batch.items.order_by("asset__tag")
+    services.do_record_erasure(cast.workshop, first, number="EFF-2026-00007", disk_serial="D1", method="purge",
+                               tool="nwipe", verification="passed", operator="A", performed_on=date(2026, 11, 3))
+    assert _erase(second, cast).number == "EFF-2026-00008"
+    with pytest.raises(services.FleetError, match="certificat"):
+        services.do_record_erasure(cast.workshop, second, number="EFF-2026-00007", disk_serial="D2",
+                                   method="purge", tool="nwipe", verification="passed", operator="A",
+                                   performed_on=date(2026, 11, 3))
+
+
+def test_eligibility_rule_update_keeps_the_threshold_and_audits(cast):
+    from preau.fleet.models import EligibilityRule
+
+    assert services.do_update_eligibility_rule(cast.admin, "min_ram_mb", active=False, value=None)
+    rule = EligibilityRule.objects.get(criterion="min_ram_mb")
+    assert (rule.active, rule.value) == (False, 2048)
+    assert not services.do_update_eligibility_rule(cast.admin, "min_ram_mb", active=False, value=None)
+    assert AuditEntry.objects.filter(object_type="fleet.eligibilityrule").count() == 1
