@@ -1,8 +1,8 @@
 """End to end with the real FusionInventory Agent (Debian package `fusioninventory-agent`).
 
-A real `preau runserver` process on 127.0.0.1 with its own SQLite database and one school; the agent
-inventories this machine and POSTs to /parc/agent/ with --tag=<UAI> (PROLOG, then zlib-compressed
-INVENTORY). The submission must be queued with this machine's hostname, RAM, CPU, OS and real MAC
+A real `preau runserver` process on 127.0.0.1 with its own SQLite database, one school and
+PREAU_AGENT_TOKEN set; the agent inventories this machine and POSTs to /parc/agent/ with --tag=<UAI>
+and --password=<token> (PROLOG, then zlib-compressed INVENTORY; without the password: 401). The submission must be queued with this machine's hostname, RAM, CPU, OS and real MAC
 addresses; a technician places it through the queue page (logged in over HTTP); the agent's second run
 must then match the new asset (by serial or UUID when the machine has real ones, else by MAC: containers
 and VMs often have neither) and update it.
@@ -30,6 +30,7 @@ AGENT_VARDIR = Path("/var/lib/fusioninventory-agent")
 ROOT = Path(__file__).resolve().parents[2]
 UAI = "0429901J"
 PASSWORD = "e2e-Preau-2026"
+TOKEN = "e2e-agent-token"  # PREAU_AGENT_TOKEN of the server: the agent sends it with --password
 
 SETUP = f"""
 from preau.accounts.models import Role, User
@@ -81,7 +82,7 @@ def server(tmp_path_factory, agent_path):
     data = tmp_path_factory.mktemp("agent-e2e")
     env = {**os.environ, "PREAU_DATA_DIR": str(data), "DATABASE_URL": f"sqlite:///{data / 'e2e.sqlite3'}",
            "DJANGO_SETTINGS_MODULE": "preau.settings", "PYTHONUNBUFFERED": "1", "DEBUG": "0",
-           "PREAU_SECRET_KEY": "agent-e2e", "SECURE_COOKIES": "0", "PREAU_AGENT_TOKEN": ""}
+           "PREAU_SECRET_KEY": "agent-e2e", "SECURE_COOKIES": "0", "PREAU_AGENT_TOKEN": TOKEN}
     cli = [sys.executable, "-m", "preau.cli"]
     subprocess.run([*cli, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT, timeout=120)
     subprocess.run([*cli, "shell", "-c", SETUP], env=env, check=True, cwd=ROOT, timeout=60)
@@ -114,14 +115,18 @@ def read_db(server) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_agent(server) -> subprocess.CompletedProcess:
+def run_agent(server, *options: str, password: str = TOKEN, ok: bool = True) -> subprocess.CompletedProcess:
     conf = server["dir"] / "agent.cfg"
     conf.touch()
     cmd = [AGENT, "--server", server["url"] + "/parc/agent/", "--tag", UAI.lower(),
            "--tasks=inventory", "--no-category=software,process,environment,local_user,local_group",
-           "--logger=stderr", f"--conf-file={conf}", "--no-httpd", "--timeout=30", "--debug"]
+           "--logger=stderr", f"--conf-file={conf}", "--no-httpd", "--timeout=30", "--debug", *options]
+    if password:
+        cmd += ["--user=agent", f"--password={password}"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     errors = [line for line in proc.stderr.splitlines() if "[error]" in line]
+    if not ok:
+        return proc
     assert proc.returncode == 0 and not errors, (
         f"agent failed ({proc.returncode}):\n{proc.stderr[-3000:]}\n--- server log ---\n{server['log'].read_text()[-3000:]}")
     return proc
@@ -169,7 +174,11 @@ def login(server) -> urllib.request.OpenerDirector:
 
 def test_real_agent_is_queued_placed_then_matched(server):
     started = time.monotonic()
-    # 1. First run: an unknown machine, queued with what it really is.
+    # 0. Without the shared secret the server answers 401 and records nothing.
+    proc = run_agent(server, password="", ok=False)
+    assert "authentication required" in proc.stderr, proc.stderr[-2000:]
+    assert not read_db(server)["submissions"]
+    # 1. First run (zlib, the agent's default): an unknown machine, queued with what it really is.
     proc = run_agent(server)
     assert "sending prolog request" in proc.stderr and "New inventory from" in proc.stderr
     db = read_db(server)
@@ -213,7 +222,7 @@ def test_real_agent_is_queued_placed_then_matched(server):
     if not any(keys.values()):
         pytest.skip("this machine reports no serial, no UUID and no real MAC: nothing to match it by")
     placed_at = asset["last_inventory_at"]
-    run_agent(server)
+    run_agent(server, "--no-compression")  # plain XML this time
     db = read_db(server)
     latest = db["submissions"][-1]
     expected_by = next(k for k in ("serial", "uuid", "mac") if keys[k])
