@@ -83,11 +83,11 @@ from .models import (
 KIND = "appareils"
 MAX_ROWS = 1_000_000
 
-FORMAT = Format(KIND, "Appareils du parc", (
-    "numero_d_inventaire", "numero_inventaire", "n_inventaire", "inventaire", "tag",
-), [
-    C("tag", "numéro d'inventaire", "numero inventaire", "n° d'inventaire", "n inventaire", "inventaire", "tag",
-      "étiquette", required=True),
+TAG = C("tag", "numéro d'inventaire", "numero inventaire", "n° d'inventaire", "n° inventaire", "n inventaire",
+        "inventaire", "tag", "étiquette", required=True)
+# Any spelling of the inventory number column in a header line means "this is the assets file".
+FORMAT = Format(KIND, "Appareils du parc", TAG.aliases, [
+    TAG,
     C("serial", "numéro de série", "numero serie", "n° de série", "n serie", "série", "serial", "sn"),
     C("category", "catégorie", "type", "type d'appareil"),
     C("maker", "fabricant", "marque", "constructeur"),

@@ -103,6 +103,16 @@ def test_reimport_is_idempotent(fleet, cast, good_csv):
     assert counts() == before
 
 
+def test_headers_are_matched_by_normalized_name_and_aliases(fleet, cast, write):
+    path = write("alias.csv", "Rapport d'inventaire", "N° d'inventaire,Marque,Référence,État,UAI,Prix,Commentaire",
+                 'A-1,DELL,optiplex 3020,en service,0429902k,"1 234,50 €",vu')
+    report = import_assets(path, user=cast.admin)
+    assert report.created == 1
+    a = Asset.objects.get(tag="A-1")
+    assert (a.model, a.status, a.school, a.cost, a.notes) == (
+        fleet.optiplex, Status.DEPLOYED, cast.sb1, Decimal("1234.50"), "vu")
+
+
 def test_xlsx_workbook(fleet, cast, tmp_path):
     wb = openpyxl.Workbook()
     ws = wb.active
