@@ -259,7 +259,7 @@ def open_assets_table(path, name: str, max_bytes: int | None) -> tuple[Table, in
     if not text.strip():
         raise FileError(name, _("fichier vide"))
     table = detect(text, name, [FORMAT], _("le fichier des appareils"), note)
-    return table, max(text.count("\n") - table.header_line + 1, 1)
+    return table, max(text.count("\n") - table.header_line, 1)
 
 
 # --------------------------------------------------------------------------- import
