@@ -18,6 +18,7 @@ import os
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -151,7 +152,9 @@ def intake_list(request: HttpRequest) -> HttpResponse:
     if q:
         qs = qs.filter(deviceid__icontains=q[:120]) | qs.filter(agent_tag__iexact=q[:40]) \
             | qs.filter(asset__tag__iexact=q[:32])
-    tabs = [(value, label) for value, label in OUTCOMES.choices]
+    counts = dict(AgentSubmission.objects.order_by().values_list("outcome").annotate(n=Count("pk")))
+    order = [OUTCOMES.QUEUED, OUTCOMES.REJECTED, OUTCOMES.MATCHED, OUTCOMES.PLACED, OUTCOMES.IGNORED]
+    tabs = [(value, OUTCOMES(value).label, counts.get(value, 0)) for value in order]
     page = paginate(request, qs)
     for s in page:
         s.matched_label = intake.MATCHED_BY.get(s.matched_by, s.matched_by)
@@ -169,7 +172,7 @@ def intake_submission(request: HttpRequest, pk: int) -> HttpResponse:
     inventory = parse.Inventory.from_summary(submission.data) if submission.data else None
     form = None
     if submission.outcome == OUTCOMES.QUEUED and inventory is not None:
-        initial = {"tag": placement.next_free_tag(), "maker": inventory.maker, "model_name": inventory.model,
+        initial = {"tag": placement.next_free_tag(), "maker": placement.canonical_maker(inventory.maker), "model_name": inventory.model,
                    "category": inventory.category, "school": submission.school.uai if submission.school else "",
                    "deploy": True}
         form = PlaceForm(request.POST or None, initial=initial, school=submission.school)

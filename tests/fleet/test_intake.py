@@ -284,9 +284,11 @@ def test_model_for_reuses_the_catalogue(fleet, cast):
     inv = desktop()
     assert placement.model_for(cast.admin, maker="dell", name="optiplex 3020", category="desktop",
                                inventory=inv) == fleet.optiplex
+    assert placement.model_for(cast.admin, maker="Dell Inc.", name="OptiPlex 3020", category="desktop",
+                               inventory=inv) == fleet.optiplex  # firmware's maker name, catalogue's model
     created = placement.model_for(cast.admin, maker="Dell Inc.", name="OptiPlex 7010", category="desktop",
                                   inventory=inv)
-    assert (created.ram_mb, created.cpu_64bit) == (8192, True)
+    assert (created.maker, created.ram_mb, created.cpu_64bit) == ("Dell", 8192, True)
     assert DeviceModel.objects.filter(name="OptiPlex 7010").count() == 1
 
 

@@ -129,6 +129,13 @@ def test_malformed_json_with_a_readable_deviceid_is_recorded(client, fleet):
     assert "JSON illisible" in sub.message and not Asset.objects.filter(hostname="PORTABLE-DIR-SA1").exists()
 
 
+def test_page_of_an_unreadable_submission(login, cast, fleet, client):
+    post(client, zlib.compress(read("glpi_laptop.json")[:2000]))
+    sub = AgentSubmission.objects.get()
+    r = login(cast.admin).get(reverse("fleet:intake-submission", args=[sub.pk]))
+    assert r.status_code == 200 and "JSON illisible" in r.content.decode() and r.context["inv"] is None
+
+
 def test_oversized_and_zip_bomb(client, fleet, settings):
     settings.PREAU_AGENT_MAX_BYTES = 100_000
     r = post(client, b"<REQUEST>" + b" " * 200_000 + b"</REQUEST>", "application/xml")
@@ -190,6 +197,7 @@ def test_queue_allowed(login, cast, queue, who):
     html = r.content.decode()
     assert "tilleuls-cp-01" in html  # the queued one, the default tab
     assert "PRE-SALLE-INFO-07" not in html and "vm-tc-build" not in html
+    assert "Inconnu, à placer (1)" in html and "Refusé (1)" in html and "Placé (0)" in html
     r = login(getattr(cast, who)).get(reverse("fleet:intake"), {"outcome": "rejected"})
     assert "PRE-SALLE-INFO-07" in r.content.decode() and "0000000A" in r.content.decode()
     r = login(getattr(cast, who)).get(reverse("fleet:intake"), {"outcome": "matched"})
@@ -219,8 +227,10 @@ def test_submission_page(login, cast, queue):
     assert "18:db:f2:4a:11:01" in html and "docker0" in html and "4XKQ2Z1" in html
     form = r.context["form"]
     assert form.initial["tag"] == "SEM-00007" and form.initial["school"] == "0429901J"
-    assert form.initial["maker"] == "Dell Inc." and form.initial["category"] == Category.DESKTOP
+    assert form.initial["maker"] == "Dell" and form.initial["category"] == Category.DESKTOP
     assert c.get(reverse("fleet:intake-submission", args=[queue[OUT.MATCHED].pk])).context["form"] is None
+    r = c.post(reverse("fleet:intake-submission", args=[queue[OUT.MATCHED].pk]), {"tag": "SEM-00099"})
+    assert r.status_code == 409 and not Asset.objects.filter(tag="SEM-00099").exists()
     assert c.get(reverse("fleet:intake-submission", args=[99999])).status_code == 404
 
 
@@ -236,7 +246,7 @@ def test_place_creates_and_deploys_the_asset(login, cast, fleet, queue):
     asset = Asset.objects.get(tag="SEM-00007")
     assert (asset.status, asset.school_class, asset.serial, asset.hostname) == (
         "deployed", fleet.class2, "4XKQ2Z1", "tilleuls-cp-01")
-    assert asset.model == DeviceModel.objects.get(maker="Dell Inc.", name="OptiPlex 7010")
+    assert asset.model == DeviceModel.objects.get(maker="Dell", name="OptiPlex 7010")
     assert list(asset.interfaces.values_list("mac", flat=True)) == ["18:db:f2:4a:11:01"]
     slot.refresh_from_db()
     assert slot.asset_id == asset.pk

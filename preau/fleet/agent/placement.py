@@ -37,13 +37,31 @@ def next_free_tag(prefix: str = TAG_PREFIX) -> str:
         number += 1
 
 
+# How firmware names makers -> how the catalogue does (so that "Dell Inc." finds the "Dell" models).
+MAKERS = {
+    "dell": "Dell", "dell inc": "Dell", "dell computer corporation": "Dell",
+    "hewlett-packard": "HP", "hp": "HP", "hpe": "HP", "hewlett packard": "HP",
+    "lenovo": "Lenovo", "asustek computer inc": "ASUS", "asus": "ASUS", "acer": "Acer",
+    "fujitsu": "Fujitsu", "fujitsu siemens": "Fujitsu", "toshiba": "Toshiba", "dynabook inc": "Dynabook",
+    "micro-star international co., ltd": "MSI", "micro-star international": "MSI",
+    "gigabyte technology co., ltd": "Gigabyte", "apple inc": "Apple", "microsoft corporation": "Microsoft",
+    "samsung electronics co., ltd": "Samsung", "intel corporation": "Intel", "medion": "Medion",
+}
+
+
+def canonical_maker(maker: str) -> str:
+    text = " ".join((maker or "").split())
+    key = text.lower().rstrip(".")
+    return MAKERS.get(key, text)
+
+
 def category_for(chassis: str) -> str:
     return Inventory(format="", deviceid="", chassis=chassis or "").category
 
 
 def model_for(user, *, maker: str, name: str, category: str, inventory: Inventory) -> DeviceModel:
     """The catalogue model maker+name, created (with the machine's specs as the model's) when missing."""
-    maker, name = maker.strip()[:80], name.strip()[:120]
+    maker, name = canonical_maker(maker)[:80], name.strip()[:120]
     existing = DeviceModel.objects.filter(maker__iexact=maker, name__iexact=name).first()
     if existing is not None:
         return existing
