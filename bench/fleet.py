@@ -198,6 +198,7 @@ class Child:
             "category+status+commune": f"?category=projector&status=deployed&commune={other.insee}",
             "school": f"?school={school.uai}",
             "search": "?q=OptiPlex",
+            "search_rare": "?q=H0012345",
             "age+category": "?age_min=10&category=desktop",
             "ordering": "?ordering=-purchased",
             "status+page": "?status=deployed&page=50",
@@ -208,6 +209,7 @@ class Child:
             "commune+status": f"?commune={commune.insee}&status=deployed",
             "school": f"?school={school.uai}",
             "search": "?q=Wyse",
+            "search_rare": "?q=H0000345",
         }
         for who, user, filters in (("admin", self.info["admin"], combos), ("commune", self.info["mairie"], mine)):
             client = self.client(user)
@@ -295,22 +297,39 @@ def child(args) -> int:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
-    from fleet_data import Size, generate
+    from fleet_data import Size, generate, run_analyze
 
     t = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
     migrate_s = time.perf_counter() - t
-    info = generate(Size(args.assets, args.classes), log=log)
+    sqlite = connection.vendor == "sqlite"
+    info = generate(Size(args.assets, args.classes), log=log, analyze=not sqlite)
     emit(db=connection.vendor, size=args.label, phase="generate", migrate_s=round(migrate_s, 1),
          **{k: v for k, v in info.items() if k not in ("big_schools", "admin", "mairie")})
     runner = Child(args, info)
+    cases = args.cases.split(",")
     rc = 0
-    for case in args.cases.split(","):
-        try:
-            getattr(runner, case)()
-        except Exception as e:  # one broken case must not hide the others
-            rc = 1
-            runner.emit(case, error=f"{type(e).__name__}: {e}"[:500])
+
+    def run(names):
+        nonlocal rc
+        for case in names:
+            try:
+                getattr(runner, case)()
+            except Exception as e:  # one broken case must not hide the others
+                rc = 1
+                runner.emit(case, error=f"{type(e).__name__}: {e}"[:500])
+
+    # PostgreSQL: statistics as autovacuum keeps them. SQLite: first as a fresh production database is
+    # (no statistics: nothing in Préau runs ANALYZE), then again after ANALYZE, to show what it changes.
+    reads = [c for c in cases if c != "csv_import"]
+    runner.base["analyzed"] = not sqlite
+    run(reads)
+    if sqlite and reads:
+        seconds = run_analyze(connection)
+        runner.base["analyzed"] = True
+        emit(db="sqlite", size=args.label, phase="analyze", seconds=seconds)
+        run(reads)
+    run([c for c in cases if c == "csv_import"])
     return rc
 
 
