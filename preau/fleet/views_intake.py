@@ -121,7 +121,11 @@ def agent(request: HttpRequest) -> HttpResponse:
                           % {"q": message.kind.upper()[:40]}, 501)
     else:
         if message.kind == "contact":
-            return _json({"status": "ok", "expiration": PROLOG_FREQ_HOURS})
+            answer = {"status": "ok", "expiration": PROLOG_FREQ_HOURS}
+            others = [task for task in message.tasks if task != "inventory"]
+            if others:  # GLPI Agent then does not plan them (Préau only takes inventories)
+                answer["disabled"] = others
+            return _json(answer)
         if message.kind != "inventory":
             return _error(_("Action « %(a)s » non prise en charge : seul l'inventaire l'est.")
                           % {"a": message.kind[:40]}, 501, GLPI_JSON)

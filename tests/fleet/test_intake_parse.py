@@ -103,6 +103,7 @@ def test_glpi_laptop_inventory_is_normalized():
 def test_glpi_contact_and_gzip_json():
     m = message("glpi_contact.json")
     assert (m.kind, m.format, m.tag, m.inventory) == ("contact", GLPI_JSON, "0429901J", None)
+    assert m.tasks == ["inventory", "deploy"]
     body = gzip.compress(read("glpi_laptop.json"))
     assert parse.parse(payload.decode(body)).inventory.usable_serial == "PF3KX9ZQ"
 
@@ -239,3 +240,11 @@ def test_compressed_content_type_with_garbage():
 def test_limit_setting(settings):
     settings.PREAU_AGENT_MAX_BYTES = 1234
     assert payload.max_bytes() == 1234
+
+
+def test_interfaces_are_capped():
+    networks = "".join(f"<NETWORKS><DESCRIPTION>eth{n}</DESCRIPTION><MACADDR>00:1a:2b:00:{n >> 8:02x}:{n & 255:02x}"
+                       f"</MACADDR></NETWORKS>" for n in range(500))
+    doc = f"<REQUEST><DEVICEID>x</DEVICEID><QUERY>INVENTORY</QUERY><CONTENT>{networks}</CONTENT></REQUEST>"
+    inv = parse.parse(doc.encode()).inventory
+    assert len(inv.interfaces) == parse.MAX_INTERFACES and inv.interfaces[0].name == "eth0"

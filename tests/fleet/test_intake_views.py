@@ -66,7 +66,7 @@ def test_glpi_agent_prolog_contact_and_gzip_json(client, fleet):
     r = post(client, zlib.compress(read("fusion_prolog.xml")), HTTP_GLPI_AGENT_ID="3a5f1b0c-6d2e-4f11-9a7b-1c2d3e4f5a6b")
     assert r.status_code == 200 and r.json() == {"status": "ok", "expiration": 24}
     r = post(client, zlib.compress(read("glpi_contact.json")))
-    assert r.json() == {"status": "ok", "expiration": 24}
+    assert r.json() == {"status": "ok", "expiration": 24, "disabled": ["deploy"]}
     r = post(client, gzip.compress(read("glpi_laptop.json")), content_type="application/x-compress-gzip")
     assert r.status_code == 200 and r.json()["status"] == "ok"
     sub = AgentSubmission.objects.get()

@@ -28,6 +28,8 @@ from django.utils.translation import gettext as _
 from .identity import IgnoredInterface, Interface, classify, usable_serial, usable_uuid
 from .payload import PayloadError
 
+MAX_INTERFACES = 32
+MAX_IGNORED = 64
 FUSION_XML = "fusion_xml"
 GLPI_JSON = "glpi_json"
 
@@ -164,6 +166,7 @@ class Message:
     deviceid: str
     tag: str = ""
     inventory: Inventory | None = None
+    tasks: list[str] = field(default_factory=list)  # GLPI Agent CONTACT: the tasks the agent would run
 
 
 # --------------------------------------------------------------------------- helpers
@@ -254,7 +257,8 @@ def _interfaces(networks: list[dict]) -> tuple[list[Interface], list[IgnoredInte
             kept.setdefault(result.mac, result)
         else:
             ignored.setdefault((result.name, result.mac), result)
-    return list(kept.values()), [i for i in ignored.values() if i.mac not in kept]
+    # A PC has a handful of cards: the caps keep a hostile inventory from writing thousands of rows.
+    return list(kept.values())[:MAX_INTERFACES], [i for i in ignored.values() if i.mac not in kept][:MAX_IGNORED]
 
 
 def _inventory(fmt: str, deviceid: str, tag: str, sections: dict) -> Inventory:
@@ -361,7 +365,9 @@ def parse_json(document: bytes) -> Message:
         raise ParseError(_("JSON incomplet : champ « deviceid » manquant."), fmt=GLPI_JSON)
     tag = _text(data.get("tag"))[:40]
     if action != "inventory":
-        return Message(kind=action, format=GLPI_JSON, deviceid=deviceid, tag=tag)
+        enabled = data.get("enabled-tasks")
+        tasks = [_text(t).lower() for t in enabled if _text(t)][:50] if isinstance(enabled, list) else []
+        return Message(kind=action, format=GLPI_JSON, deviceid=deviceid, tag=tag, tasks=tasks)
     content = data.get("content")
     if not isinstance(content, dict):
         raise ParseError(_("JSON incomplet : objet « content » manquant dans l'inventaire."),
