@@ -193,6 +193,13 @@ def test_asset_at_the_depot_is_updated_and_noted(fleet):
     assert "0429901J" in sub.message and "pas placé" in sub.message
 
 
+def test_a_lost_device_that_reports_is_flagged(fleet, cast):
+    services.do_transition(cast.admin, fleet.pc1, Status.LOST, "volé pendant les vacances")
+    sub = intake.intake(desktop(serial="CZC1111", tag=""))
+    assert sub.outcome == OUT.MATCHED and "perdu / volé" in sub.message
+    assert Asset.objects.get(pk=fleet.pc1.pk).status == Status.LOST  # the intake never changes a status
+
+
 def test_without_tag(fleet):
     assert intake.intake(desktop(serial="CZC1111", tag="")).outcome == OUT.MATCHED
     sub = intake.intake(load("fusion_whitebox_bogus.xml", tag=""))

@@ -34,6 +34,7 @@ from preau.core.models import AuditEntry
 from preau.territory.codes import normalize_uai
 from preau.territory.models import School
 
+from ..lifecycle import GONE
 from ..models import AgentSubmission, Asset, AssetEvent, NetworkInterface
 from .identity import Interface, swapped_uuid, usable_serial, usable_uuid
 from .parse import Inventory
@@ -243,6 +244,9 @@ def intake(inventory: Inventory, *, remote_addr=None) -> AgentSubmission:
                               details={"submission": submission.pk, "matched_by": match.by})
     notes = [_("Modifié : %(f)s.") % {"f": ", ".join(_label(name) for name in changed)} if changed
              else _("Aucun changement.")]
+    if asset.status in GONE:
+        notes.append(_("Attention : cet appareil est « %(s)s » dans Préau et il vient de se signaler.")
+                     % {"s": asset.get_status_display()})
     if school is not None and asset.school_id is None:
         notes.append(_("L'agent déclare l'école %(uai)s mais l'appareil n'y est pas placé.") % {"uai": school.uai})
     submission.message = " ".join(notes)[:300]
