@@ -99,7 +99,8 @@ def parent(args) -> int:
                 env["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{PG_NAME}"))
             cmd = [sys.executable, __file__, "--child", "--db", db, "--label", label, "--assets", str(assets),
                    "--classes", str(classes), "--cases", ",".join(cases), "--csv-rows", str(csv_rows),
-                   "--intakes", str(intakes), "--tmp", str(tmp)]
+                   "--intakes", str(intakes), "--tmp", str(tmp)] + (["--no-analyze-pass"] if args.no_analyze_pass
+                                                                     else [])
             log(f"== {db}, {label}: {assets:,} assets, {classes:,} classes: {', '.join(cases)}")
             try:
                 rc = subprocess.call(cmd, env=env) or rc
@@ -324,7 +325,7 @@ def child(args) -> int:
     reads = [c for c in cases if c != "csv_import"]
     runner.base["analyzed"] = not sqlite
     run(reads)
-    if sqlite and reads:
+    if sqlite and reads and not args.no_analyze_pass:
         seconds = run_analyze(connection)
         runner.base["analyzed"] = True
         emit(db="sqlite", size=args.label, phase="analyze", seconds=seconds)
@@ -339,6 +340,8 @@ def main() -> int:
     ap.add_argument("--db", choices=["sqlite", "postgresql"], help="only this database")
     ap.add_argument("--only", help="comma-separated cases: " + ", ".join(CASES))
     ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    ap.add_argument("--no-analyze-pass", action="store_true",
+                    help="SQLite: skip the second pass after ANALYZE (shorter, for tests)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--label", help=argparse.SUPPRESS)
     ap.add_argument("--assets", type=int, help=argparse.SUPPRESS)
