@@ -228,7 +228,7 @@ def intake(inventory: Inventory, *, remote_addr=None) -> AgentSubmission:
         message = match.problem or _("Appareil inconnu : à placer.")
         return _save(_pending(inventory.deviceid, Outcome.QUEUED), **common, outcome=Outcome.QUEUED,
                      school=school, asset=None, matched_by="", message=message)
-    asset = Asset.objects.select_for_update().select_related("school").get(pk=match.asset.pk)
+    asset = Asset.objects.select_for_update(of=("self",)).select_related("school").get(pk=match.asset.pk)
     if school is not None and asset.school_id is not None and asset.school_id != school.pk:
         return _save(_pending(inventory.deviceid, Outcome.REJECTED), **common, outcome=Outcome.REJECTED,
                      school=school, asset=asset, matched_by=match.by,
