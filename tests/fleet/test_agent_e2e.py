@@ -68,6 +68,12 @@ def agent_path() -> str:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but no FusionInventory agent at {AGENT}: .ci/run must install fusioninventory-agent")
         pytest.skip(f"AGENT END-TO-END TEST SKIPPED: no {AGENT} (apt-get install fusioninventory-agent)")
+    writable = AGENT_VARDIR if AGENT_VARDIR.exists() else AGENT_VARDIR.parent
+    if not os.access(writable, os.W_OK):
+        reason = f"the agent keeps its state in {AGENT_VARDIR}, not writable by this user (run as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {reason}")
+        pytest.skip(f"AGENT END-TO-END TEST SKIPPED: {reason}")
     return AGENT
 
 
