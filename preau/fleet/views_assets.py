@@ -85,10 +85,14 @@ def _slot_of(asset: Asset) -> Slot | None:
 class CappedPaginator(Paginator):
     """A paginator that counts at most COUNT_CAP + 1 rows: SELECT COUNT(*) FROM (… LIMIT 10001).
 
-    An exact COUNT(*) of a filtered list over a million assets scans the table (or a whole index)
-    on SQLite at every page view; the capped count stops as soon as it has seen 10,001 rows, so a
-    broad list costs the same as a narrow one. Past the cap, pages go up to the 200th and the page
-    says "plus de 10 000": narrowing the filters is the way further (the exports are not capped).
+    An exact COUNT(*) of a filtered list reads every matching row (or index entry) at every page
+    view. Measured on the bench's SQLite database (1,000,000 assets, warm cache): exact 4 ms for
+    the whole fleet, 40 ms for ?status=deployed (800,000 rows), ~100 ms for ?age_min=10&category=
+    desktop or a filter on a column without index; capped: 1 to 8 ms. The exact count is not
+    dramatic, but it is the largest part of a broad list's time and it grows with the fleet; the
+    capped one does not. Past the cap the list says "plus de 10 000 appareils" and pages go up to
+    the 200th: narrowing the filters is the way further (the exports are not capped). A text
+    search (?q=) that finds few rows still scans the table, capped or not.
     """
 
     cap = COUNT_CAP
@@ -115,6 +119,19 @@ def _filterset(request: HttpRequest) -> AssetFilter:
     return AssetFilter(request.GET, queryset=qs, request=request)
 
 
+def _listed(request: HttpRequest, filterset: AssetFilter):
+    """The filtered assets in the list's order: the one asked (?ordering=), else creation order (pk).
+
+    Creation order rather than the tag: every index on the filtered columns (category, status,
+    school, site, model…) is also ordered by the primary key, so a page of a filtered list is read
+    straight from the index. Ordered by tag, SQLite sorts all the matching rows first: on a million
+    assets, ?category=thin_client took ~200 ms that way against ~4 ms by pk. Tags are usually given
+    in sequence, so both orders mostly agree; "Tri" offers the tag order explicitly.
+    """
+    qs = filterset.qs
+    return qs if request.GET.get("ordering") else qs.order_by("pk")
+
+
 @login_required
 def asset_list(request: HttpRequest) -> HttpResponse:
     """The assets the user sees, filtered (AssetFilter), 50 a page.
@@ -122,10 +139,12 @@ def asset_list(request: HttpRequest) -> HttpResponse:
     Queries do not grow with the data: the count (capped, see CappedPaginator), the page (one
     query, models, schools, classes and sites joined), and the two short choice lists of the
     filter form (device models, sites: a few dozen rows, not the assets), plus session and user.
-    The default order is the tag (unique index), so a page is read from the index, not sorted.
+    The default order is the creation order (see _listed), so a page is read from an index, not sorted.
+    Measured on the bench's database (1,000,000 assets, SQLite): 3–50 ms a page for the filters
+    on indexed columns; a text search (?q=) scans the table while it finds few matches.
     """
     filterset = _filterset(request)
-    page = _page(request, filterset.qs)
+    page = _page(request, _listed(request, filterset))
     today = timezone.localdate()
     for asset in page.object_list:
         asset.age = age_years(asset.purchased_on, today)
@@ -154,7 +173,8 @@ def asset_export(request: HttpRequest, fmt: str) -> HttpResponse:
     Rows are read with values_list(...).iterator(): no model instances, no per-row query."""
     if fmt not in ("csv", "xlsx"):
         raise Http404(_("Format d'export inconnu : csv ou xlsx."))
-    qs = _filterset(request).qs
+    filterset = _filterset(request)
+    qs = _listed(request, filterset)
     if fmt == "xlsx" and qs.order_by()[: XLSX_MAX_ROWS + 1].count() > XLSX_MAX_ROWS:
         return render(request, "fleet/assets/refused.html", {
             "title": _("Export XLSX"),
