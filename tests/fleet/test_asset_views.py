@@ -153,6 +153,21 @@ def test_asset_page_links_batches_and_other_assets(login, cast, fleet):
     assert "enlèvement du lot" in html and "Envie Loire" in html
 
 
+def test_asset_page_shows_erasure_and_recycling(login, cast, fleet):
+    batch = services.do_create_batch(cast.admin, workshop=fleet.envie, assets=[fleet.pc_old])
+    services.do_pickup_batch(cast.admin, batch)
+    services.do_receive_batch(cast.admin, batch)
+    item = batch.items.get()
+    services.do_record_erasure(cast.workshop, item, disk_serial="WD-123", method="purge", tool="nwipe 0.34",
+                               verification="passed", operator="Atelier Envie", performed_on=date(2026, 10, 2))
+    services.do_reject(cast.workshop, item, weight_kg="8.50", recycler="Ecosystem", certificate="BSD-77",
+                       recycled_on=date(2026, 10, 3))
+    html = login(cast.workshop).get(asset_url("SEM-00006")).content.decode()
+    assert "WD-123" in html and "purge (purge)" in html and "nwipe 0.34" in html and "vérifié, conforme" in html
+    assert "Ecosystem" in html and "BSD-77" in html and "8,50 kg" in html
+    assert "recyclé (DEEE)" in html and reverse("fleet:batch", args=[batch.reference]) in html
+
+
 def test_change_of_status_through_the_page(login, cast, fleet):
     client = login(cast.technician)
     response = client.post(asset_url("SEM-00001", "fleet:asset-transition"),
