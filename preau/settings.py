@@ -147,6 +147,10 @@ MEDIA_ROOT = DATA_DIR / "media"
 
 # Uploads: imports are streamed to a temporary file; the importer enforces its own limit.
 PREAU_UPLOAD_MAX_BYTES = env_int("PREAU_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
+# Inventory agents (FusionInventory / GLPI Agent): optional shared secret (HTTP Basic password) and the
+# largest inventory accepted once decompressed.
+PREAU_AGENT_TOKEN = env_secret("PREAU_AGENT_TOKEN", "")
+PREAU_AGENT_MAX_BYTES = env_int("PREAU_AGENT_MAX_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -67,8 +67,10 @@ class AssetFilter(django_filters.FilterSet):
         for term in search_terms(value):
             queryset = queryset.filter(
                 Q(tag__iexact=term) | Q(tag__istartswith=term) | Q(serial__iexact=term)
-                | icontains_any("hostname", term) | icontains_any("model__name", term)
-                | icontains_any("model__maker", term)
+                | icontains_any("hostname", term)
+                # A subquery on the (small) catalogue rather than a join: SQLite would otherwise drive
+                # the query from the models table (?q=Wyse on 1M assets: 562 ms → 84 ms).
+                | Q(model__in=DeviceModel.objects.filter(icontains_any("name", term) | icontains_any("maker", term)))
             )
         return queryset
 

@@ -132,6 +132,7 @@ class Asset(models.Model):
             models.Index(fields=["purchased_on"]),
             models.Index(fields=["site", "status"]),
             models.Index(fields=["system_uuid"]),
+            models.Index(fields=["serial"]),  # the partial unique index is not used by plain lookups on SQLite
         ]
 
     def __str__(self) -> str:

@@ -49,7 +49,7 @@ def default_depot() -> Site:
 
 def _locked(asset: Asset) -> Asset:
     """Re-read the asset under a row lock, so two technicians cannot move it at once."""
-    return Asset.objects.select_for_update().select_related("model").get(pk=asset.pk)
+    return Asset.objects.select_for_update(of=("self",)).select_related("model").get(pk=asset.pk)
 
 
 def _event(user, asset: Asset, kind: str, before: dict | None, reason: str = "", **extra) -> AssetEvent:
@@ -130,7 +130,10 @@ def do_update_asset(user, asset: Asset, reason: str = "", **fields) -> Asset:
 
 @transaction.atomic
 def do_transition(user, asset: Asset, target: str, reason: str = "", *, ticket: str = "", batch=None) -> Asset:
-    """Change an asset's status (the lifecycle decides). Leaving a class frees its slot; stock goes to the depot."""
+    """Change an asset's status (the lifecycle decides). Leaving a class frees its slot; stock goes to the depot.
+    Putting in service needs a place: that is do_deploy."""
+    if target == Status.DEPLOYED:
+        raise FleetError(_("Pour mettre un appareil en service, utilisez l'action « Déployer » (il faut un lieu)."))
     asset = _locked(asset)
     before = audit.snapshot(asset)
     if target in (Status.IN_STOCK, Status.IN_REPAIR, Status.RETIRED) and asset.status in IN_PLACE + (Status.LOST,):
@@ -160,7 +163,7 @@ def do_deploy(user, asset: Asset, *, slot: Slot | None = None, school_class=None
     """Put an available asset in service: into a slot (it takes its place) or into a class or a school."""
     asset = _locked(asset)
     if slot is not None:
-        slot = Slot.objects.select_for_update().select_related("school", "school_class").get(pk=slot.pk)
+        slot = Slot.objects.select_for_update(of=("self",)).select_related("school", "school_class").get(pk=slot.pk)
         if slot.asset_id and slot.asset_id != asset.pk:
             raise FleetError(_("L'emplacement « %(slot)s » est déjà occupé par %(tag)s.")
                              % {"slot": slot.label, "tag": slot.asset.tag})
@@ -362,7 +365,7 @@ def do_update_eligibility_rule(user, criterion: str, *, active: bool, value: int
 def _locked_item(item: BatchItem, *, pending: bool = True) -> BatchItem:
     """Re-read a batch item (and its batch's current state) under a row lock; with pending=True,
     refuse an item that already has its result (converted or rejected)."""
-    item = BatchItem.objects.select_for_update().select_related("batch", "asset__model").get(pk=item.pk)
+    item = BatchItem.objects.select_for_update(of=("self",)).select_related("batch", "asset__model").get(pk=item.pk)
     if pending and item.result != BatchItem.Result.PENDING:
         raise FleetError(_("%(tag)s a déjà son résultat : %(r)s.") % {"tag": item.asset.tag, "r": item.get_result_display()})
     return item

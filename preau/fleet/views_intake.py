@@ -13,7 +13,6 @@ import binascii
 import hmac
 import json
 import logging
-import os
 
 from django.conf import settings
 from django.contrib import messages
@@ -47,8 +46,7 @@ REALM = "Preau agents"
 
 
 def agent_token() -> str:
-    token = getattr(settings, "PREAU_AGENT_TOKEN", None)
-    return os.environ.get("PREAU_AGENT_TOKEN", "") if token is None else token
+    return getattr(settings, "PREAU_AGENT_TOKEN", "")
 
 
 def _authorized(request: HttpRequest, token: str) -> bool:

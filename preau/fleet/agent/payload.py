@@ -8,7 +8,6 @@ stops at the limit instead of filling the memory.
 
 from __future__ import annotations
 
-import os
 import zlib
 
 from django.conf import settings
@@ -26,12 +25,8 @@ class PayloadError(ValueError):
 
 
 def max_bytes() -> int:
-    """PREAU_AGENT_MAX_BYTES (setting, else environment), 5 MB by default: the limit once decompressed."""
-    value = getattr(settings, "PREAU_AGENT_MAX_BYTES", None) or os.environ.get("PREAU_AGENT_MAX_BYTES")
-    try:
-        return int(value) if value else DEFAULT_MAX_BYTES
-    except ValueError:
-        return DEFAULT_MAX_BYTES
+    """The PREAU_AGENT_MAX_BYTES setting (5 MB by default): the limit once decompressed."""
+    return int(getattr(settings, "PREAU_AGENT_MAX_BYTES", DEFAULT_MAX_BYTES) or DEFAULT_MAX_BYTES)
 
 
 def _size(n: int) -> str:
