@@ -22,8 +22,10 @@ def test_invalid_transition_is_refused_with_a_clear_message(fleet, cast):
     fleet.proj1.refresh_from_db()
     services.do_transition(cast.admin, fleet.proj1, Status.RECYCLED, "irréparable")
     with pytest.raises(TransitionRefused) as exc:
-        services.do_transition(cast.admin, fleet.proj1, Status.DEPLOYED)
-    assert "recyclé" in str(exc.value) and "déployé" in str(exc.value) and "aucun" in str(exc.value)
+        services.do_transition(cast.admin, fleet.proj1, Status.IN_STOCK)
+    assert "recyclé" in str(exc.value) and "en stock" in str(exc.value) and "aucun" in str(exc.value)
+    with pytest.raises(services.FleetError, match="Déployer"):
+        services.do_transition(cast.admin, fleet.tc_spare, Status.DEPLOYED)
     fleet.proj1.refresh_from_db()
     assert fleet.proj1.status == Status.RECYCLED
 
