@@ -202,7 +202,7 @@ def do_replace(user, failed: Asset, replacement: Asset, *, next_status: str | No
     if replacement.status not in AVAILABLE:
         raise FleetError(_("Le remplaçant doit être en stock ou requalifié (%(tag)s est « %(s)s »).")
                          % {"tag": replacement.tag, "s": replacement.get_status_display()})
-    slot = Slot.objects.select_for_update().filter(asset=failed).first()
+    slot = Slot.objects.select_for_update(of=("self",)).filter(asset=failed).first()
     wanted = slot.category if slot else failed.category
     if replacement.category != wanted:
         raise FleetError(_("Le remplaçant doit être de catégorie « %(c)s ».") % {"c": Category(wanted).label})
@@ -254,7 +254,7 @@ def _batch_audit(user, batch, before, note=""):
 
 @transaction.atomic
 def do_create_batch(user, *, workshop: Site, assets, notes: str = "") -> RequalificationBatch:
-    assets = list(Asset.objects.select_for_update().filter(pk__in=[a.pk for a in assets]).order_by("tag"))
+    assets = list(Asset.objects.select_for_update(of=("self",)).filter(pk__in=[a.pk for a in assets]).order_by("tag"))
     if not assets:
         raise FleetError(_("Un lot contient au moins un appareil."))
     if workshop.kind != Site.Kind.WORKSHOP:
@@ -286,7 +286,7 @@ def do_create_batch(user, *, workshop: Site, assets, notes: str = "") -> Requali
 @transaction.atomic
 def do_pickup_batch(user, batch: RequalificationBatch, on: date | None = None) -> RequalificationBatch:
     """The workshop takes the devices: each goes to "in requalification" at the workshop, its slot freed."""
-    batch = RequalificationBatch.objects.select_for_update().get(pk=batch.pk)
+    batch = RequalificationBatch.objects.select_for_update(of=("self",)).get(pk=batch.pk)
     _require_state(batch, B.PLANNED)
     before = audit.snapshot(batch)
     for item in batch.items.select_related("asset"):
@@ -304,7 +304,7 @@ def do_pickup_batch(user, batch: RequalificationBatch, on: date | None = None) -
 @transaction.atomic
 def do_receive_batch(user, batch: RequalificationBatch, on: date | None = None) -> RequalificationBatch:
     """Intake at the workshop: every device is checked against the eligibility rules."""
-    batch = RequalificationBatch.objects.select_for_update().get(pk=batch.pk)
+    batch = RequalificationBatch.objects.select_for_update(of=("self",)).get(pk=batch.pk)
     _require_state(batch, B.PICKED_UP)
     before = audit.snapshot(batch)
     rules = eligibility.active_rules()
@@ -341,7 +341,7 @@ def do_update_eligibility_rule(user, criterion: str, *, active: bool, value: int
     Returns whether anything changed (one audit entry when it did)."""
     numeric = criterion in NUMERIC_CRITERIA
     value = value if numeric else None
-    rule = EligibilityRule.objects.select_for_update().filter(criterion=criterion).first()
+    rule = EligibilityRule.objects.select_for_update(of=("self",)).filter(criterion=criterion).first()
     if rule is None:
         if not active and value is None:
             return False
@@ -451,7 +451,7 @@ def do_reject(user, item: BatchItem, *, weight_kg, recycler: str, certificate: s
 @transaction.atomic
 def do_return_batch(user, batch: RequalificationBatch, on: date | None = None) -> RequalificationBatch:
     """The workshop brings the converted devices back to their schools, ready to deploy."""
-    batch = RequalificationBatch.objects.select_for_update().get(pk=batch.pk)
+    batch = RequalificationBatch.objects.select_for_update(of=("self",)).get(pk=batch.pk)
     _require_state(batch, B.RECEIVED)
     pending = list(batch.items.filter(result=BatchItem.Result.PENDING).values_list("asset__tag", flat=True))
     if pending:
@@ -476,7 +476,7 @@ def do_return_batch(user, batch: RequalificationBatch, on: date | None = None) -
 @transaction.atomic
 def do_deploy_batch(user, batch: RequalificationBatch) -> RequalificationBatch:
     """Each returned thin client goes back into the slot it left (or its school when the slot is taken)."""
-    batch = RequalificationBatch.objects.select_for_update().get(pk=batch.pk)
+    batch = RequalificationBatch.objects.select_for_update(of=("self",)).get(pk=batch.pk)
     _require_state(batch, B.RETURNED)
     before = audit.snapshot(batch)
     for item in batch.items.filter(result=BatchItem.Result.CONVERTED).select_related("asset", "origin_slot"):
