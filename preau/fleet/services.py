@@ -26,6 +26,7 @@ from .models import (
     AssetEvent,
     BatchItem,
     Category,
+    DeviceModel,
     EligibilityRule,
     ErasureCertificate,
     Origin,
@@ -86,6 +87,33 @@ def _set_status(user, asset: Asset, target: str, reason: str, *, kind=AssetEvent
         _free_slot(asset)
     asset.save()
     return _event(user, asset, kind, before, reason, from_status=previous, to_status=target, **extra)
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@transaction.atomic
+def do_create_model(user, note: str = "", **fields) -> DeviceModel:
+    if DeviceModel.objects.filter(maker__iexact=fields.get("maker", ""), name__iexact=fields.get("name", "")).exists():
+        raise FleetError(_("Le modèle %(maker)s %(name)s existe déjà.") % {"maker": fields.get("maker"),
+                                                                           "name": fields.get("name")})
+    model = DeviceModel(**fields)
+    model.full_clean()
+    model.save()
+    audit.record(user, AuditEntry.Action.CREATE, model, None, audit.snapshot(model), note=note)
+    return model
+
+
+@transaction.atomic
+def do_update_model(user, model: DeviceModel, **fields) -> DeviceModel:
+    """Edit a catalogue entry. Its category only describes new purchases: assets keep their own."""
+    before = audit.snapshot(model)
+    for name, value in fields.items():
+        setattr(model, name, value)
+    model.full_clean()
+    model.save()
+    audit.record(user, AuditEntry.Action.UPDATE, model, before, audit.snapshot(model))
+    return model
 
 
 # --------------------------------------------------------------------------- assets

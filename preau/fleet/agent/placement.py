@@ -10,9 +10,6 @@ from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from preau.core import audit
-from preau.core.models import AuditEntry
-
 from .. import services
 from ..models import AgentSubmission, Asset, Category, DeviceModel
 from ..services import FleetError
@@ -65,13 +62,9 @@ def model_for(user, *, maker: str, name: str, category: str, inventory: Inventor
     existing = DeviceModel.objects.filter(maker__iexact=maker, name__iexact=name).first()
     if existing is not None:
         return existing
-    model = DeviceModel(maker=maker, name=name, category=category, cpu=inventory.cpu,
-                        cpu_64bit=inventory.cpu_64bit, ram_mb=inventory.ram_mb, disk_gb=inventory.disk_gb)
-    model.full_clean()
-    model.save()
-    audit.record(user, AuditEntry.Action.CREATE, model, None, audit.snapshot(model),
-                 note=_("créé depuis un inventaire d'agent"))
-    return model
+    return services.do_create_model(user, maker=maker, name=name, category=category, cpu=inventory.cpu,
+                                    cpu_64bit=inventory.cpu_64bit, ram_mb=inventory.ram_mb, disk_gb=inventory.disk_gb,
+                                    note=_("créé depuis un inventaire d'agent"))
 
 
 @transaction.atomic

@@ -27,8 +27,6 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
 from preau.accounts import access as territory_access
-from preau.core import audit
-from preau.core.models import AuditEntry
 from preau.fleet import access, services
 from preau.fleet.lifecycle import TransitionRefused
 from preau.fleet.models import (
@@ -308,8 +306,8 @@ class DeviceModelViewSet(ScopedLookupMixin, mixins.ListModelMixin, mixins.Retrie
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
-        model = serializer.save()
-        audit.record(self.request.user, AuditEntry.Action.CREATE, model, None, audit.snapshot(model))
+        with refusals():
+            serializer.instance = services.do_create_model(self.request.user, **serializer.validated_data)
 
     def partial_update(self, request, *args, **kwargs):
         self.get_object()
@@ -317,9 +315,9 @@ class DeviceModelViewSet(ScopedLookupMixin, mixins.ListModelMixin, mixins.Retrie
         return super().partial_update(request, *args, **kwargs)
 
     def perform_update(self, serializer):
-        before = audit.snapshot(serializer.instance)
-        model = serializer.save()
-        audit.record(self.request.user, AuditEntry.Action.UPDATE, model, before, audit.snapshot(model))
+        with refusals():
+            serializer.instance = services.do_update_model(self.request.user, serializer.instance,
+                                                           **serializer.validated_data)
 
 
 # --------------------------------------------------------------------------- batches
