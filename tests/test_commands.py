@@ -47,7 +47,13 @@ def test_demo_is_realistic_and_deterministic():
     with pytest.raises(CommandError):
         run("demo")  # never on top of an existing territory
     assert "déjà" in run("demo", "--if-empty")
-    # Deterministic: the same seed builds the same territory again.
+    # Deterministic: the same seed builds the same territory again (after emptying the fleet that holds it).
+    from preau.fleet import models as fleet
+
+    for model in (fleet.AssetEvent, fleet.AgentSubmission, fleet.RoomAudit, fleet.RecyclingRecord,
+                  fleet.ErasureCertificate, fleet.BatchItem, fleet.RequalificationBatch, fleet.NetworkInterface,
+                  fleet.Slot, fleet.Asset, fleet.DeviceModel, fleet.Site):
+        model.objects.all().delete()
     SchoolClass.objects.all().delete()
     School.objects.all().delete()
     User.objects.all().delete()
