@@ -82,3 +82,15 @@ def test_console_script_maps_hyphens_to_commands():
                             capture_output=True, text=True)
     assert result.returncode == 0
     assert "ARCEP" in result.stdout or "arcep" in result.stdout.lower()
+
+
+def test_analyze_refreshes_planner_statistics(cast, capsys):
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("analyze")
+    assert "ANALYZE" in capsys.readouterr().out
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'territory_school'")
+            assert cursor.fetchone()[0] > 0

@@ -22,4 +22,7 @@ def build(seed: int = 2016) -> dict:
     counts = {}
     for _order, name, fn in sorted(_BUILDERS, key=lambda b: b[0]):
         counts[name] = fn(random.Random(f"{seed}:{name}"), context)
+    from .maintenance import analyze_on_commit
+
+    analyze_on_commit()  # bulk-built tables: give the planner its statistics
     return counts

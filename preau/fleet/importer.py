@@ -35,7 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from preau.core import audit
+from preau.core import audit, maintenance
 from preau.core.models import AuditEntry
 from preau.territory.codes import normalize_uai
 from preau.territory.importers.base import (
@@ -289,6 +289,9 @@ def import_assets(path, *, user=None, create_models: bool = False, dry_run: bool
         if dry_run:
             transaction.set_rollback(True)
             report.notes.append(_("simulation : rien n'a été enregistré"))
+        else:
+            # Fresh planner statistics once the rows are in (SQLite has none until ANALYZE).
+            maintenance.analyze_on_commit([Asset, AssetEvent, Slot])
     return report
 
 

@@ -105,7 +105,7 @@ class Asset(models.Model):
     warranty_until = models.DateField(_("fin de garantie"), null=True, blank=True)
     cost = models.DecimalField(_("coût (€)"), max_digits=9, decimal_places=2, null=True, blank=True)
     # What the machine itself says (agent inventory), over the model's catalogue values.
-    hostname = models.CharField(_("nom de machine"), max_length=80, blank=True)
+    hostname = models.CharField(_("nom de machine"), max_length=80, blank=True, db_index=True)
     system_uuid = models.CharField(_("UUID système"), max_length=40, blank=True)
     cpu = models.CharField(_("processeur"), max_length=120, blank=True)
     cpu_64bit = models.BooleanField(_("processeur 64 bits"), null=True, blank=True)

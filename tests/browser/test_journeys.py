@@ -11,12 +11,13 @@ pytestmark = pytest.mark.browser
 
 
 def _director_school(server) -> tuple[str, str]:
-    """(uai of the director's school, uai of another school), read through the real CLI."""
+    """(uai of the director's school, uai of another school, number of schools on the map), read through
+    the real CLI (other browser tests add schools of their own, without coordinates)."""
     out = subprocess.run(
         [*server["cli"], "shell", "-c",
          "import json; from preau.accounts.models import User; from preau.territory.models import School; "
          "u=User.objects.get(username='directeur'); o=School.objects.exclude(pk=u.school_id).order_by('uai').first(); "
-         "print(json.dumps([u.school.uai, o.uai, School.objects.count()]))"],
+         "print(json.dumps([u.school.uai, o.uai, School.objects.filter(lat__isnull=False).count()]))"],
         env=server["env"], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
