@@ -151,6 +151,8 @@ PREAU_UPLOAD_MAX_BYTES = env_int("PREAU_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
 # largest inventory accepted once decompressed.
 PREAU_AGENT_TOKEN = env_secret("PREAU_AGENT_TOKEN", "")
 PREAU_AGENT_MAX_BYTES = env_int("PREAU_AGENT_MAX_BYTES", 5 * 1024 * 1024)
+# A device bought longer ago than this is "too old" on a school's equipment section.
+PREAU_FLEET_OLD_YEARS = env_int("PREAU_FLEET_OLD_YEARS", 7)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
