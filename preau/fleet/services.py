@@ -116,6 +116,53 @@ def do_update_model(user, model: DeviceModel, **fields) -> DeviceModel:
     return model
 
 
+# --------------------------------------------------------------------------- slots (what should be there)
+
+# The plan's standard equipment: what every class and every school should hold.
+CLASS_STANDARD = (Category.THIN_CLIENT, Category.PROJECTOR)
+SCHOOL_STANDARD = (Category.NAS, Category.SWITCH)
+
+
+def slot_label(category: str, school_class=None) -> str:
+    name = Category(category).label
+    if school_class is not None:
+        return _("%(what)s — %(klass)s") % {"what": str(name).capitalize(), "klass": school_class.name}
+    return _("%(what)s de l'école") % {"what": str(name).capitalize()}
+
+
+@transaction.atomic
+def do_apply_standard(user, schools, *, year: int, per_class=CLASS_STANDARD, per_school=SCHOOL_STANDARD) -> dict:
+    """Create the slots the standard asks for and that are missing: one per category in each class of the
+    school year `year`, one per category in each school. Idempotent (an existing slot of that category
+    counts, filled or not); in bulk, one audit entry per school touched."""
+    from preau.territory.models import SchoolClass
+
+    school_ids = list(schools.values_list("pk", flat=True))
+    have_class, have_school = set(), set()
+    for school_id, class_id, category in Slot.objects.filter(school_id__in=school_ids).values_list(
+            "school_id", "school_class_id", "category"):
+        if class_id is None:
+            have_school.add((school_id, category))
+        else:
+            have_class.add((class_id, category))
+    new: list[Slot] = []
+    if per_class:
+        for klass in SchoolClass.objects.filter(school_id__in=school_ids, year=year).order_by("school_id", "name"):
+            new += [Slot(school_id=klass.school_id, school_class=klass, category=c, label=slot_label(c, klass))
+                    for c in per_class if (klass.pk, c) not in have_class]
+    new += [Slot(school_id=sid, category=c, label=slot_label(c)) for sid in school_ids for c in per_school
+            if (sid, c) not in have_school]
+    Slot.objects.bulk_create(new, batch_size=2000)
+    touched = sorted({slot.school_id for slot in new})
+    from preau.territory.models import School
+
+    audit.record_many([audit.entry(user, AuditEntry.Action.UPDATE, school, None,
+                                   {"slots_created": sum(1 for slot in new if slot.school_id == school.pk)},
+                                   note=_("dotation standard"))
+                       for school in School.objects.filter(pk__in=touched)])
+    return {"schools": len(school_ids), "created": len(new), "schools_touched": len(touched)}
+
+
 # --------------------------------------------------------------------------- assets
 
 
