@@ -4,23 +4,12 @@ except under CI=true, where .ci/run installs it and they must run."""
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
+from tests.servers import running_server
+
 CHROMIUM = os.environ.get("PREAU_CHROMIUM", "/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -38,33 +27,11 @@ def chromium_path():
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, chromium_path):
-    """A real server process on its own SQLite database, loaded with `preau demo`."""
-    data = tmp_path_factory.mktemp("server")
-    env = {**os.environ, "PREAU_DATA_DIR": str(data), "DATABASE_URL": f"sqlite:///{data / 'e2e.sqlite3'}",
-           "DJANGO_SETTINGS_MODULE": "preau.settings", "PYTHONUNBUFFERED": "1",
-           # Production settings (DEBUG off, WhiteNoise static files, French error pages), on plain http.
-           "DEBUG": "0", "PREAU_SECRET_KEY": "browser-tests", "SECURE_COOKIES": "0"}
-    cli = [sys.executable, "-m", "preau.cli"]
-    subprocess.run([*cli, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
-    subprocess.run([*cli, "demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    subprocess.run([*cli, "collectstatic", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
-    port = _free_port()
-    log = open(data / "server.log", "w")
-    proc = subprocess.Popen([*cli, "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"], env=env, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/comptes/login/", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError((data / "server.log").read_text()) from None
-            time.sleep(0.2)
-    yield {"url": url, "env": env, "cli": cli}
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    """A real server process on its own SQLite database, loaded with `preau demo`, static files collected
+    (production settings: DEBUG off, WhiteNoise, French error pages)."""
+    with running_server(tmp_path_factory.mktemp("server"), setup=[["demo"], ["collectstatic", "--noinput", "-v", "0"]],
+                        runserver_args=("--insecure",)) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")

@@ -17,13 +17,14 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import running_server
 
 AGENT = os.environ.get("PREAU_FUSIONINVENTORY_AGENT", "/usr/bin/fusioninventory-agent")
 AGENT_VARDIR = Path("/var/lib/fusioninventory-agent")
@@ -77,42 +78,15 @@ def agent_path() -> str:
     return AGENT
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, agent_path):
     data = tmp_path_factory.mktemp("agent-e2e")
-    env = {**os.environ, "PREAU_DATA_DIR": str(data), "DATABASE_URL": f"sqlite:///{data / 'e2e.sqlite3'}",
-           "DJANGO_SETTINGS_MODULE": "preau.settings", "PYTHONUNBUFFERED": "1", "DEBUG": "0",
-           "PREAU_SECRET_KEY": "agent-e2e", "SECURE_COOKIES": "0", "PREAU_AGENT_TOKEN": TOKEN}
-    cli = [sys.executable, "-m", "preau.cli"]
-    subprocess.run([*cli, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT, timeout=120)
-    subprocess.run([*cli, "shell", "-c", SETUP], env=env, check=True, cwd=ROOT, timeout=60)
-    port = _free_port()
-    log = open(data / "server.log", "w")
-    proc = subprocess.Popen([*cli, "runserver", f"127.0.0.1:{port}", "--noreload"], env=env, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(url + "/comptes/login/", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError((data / "server.log").read_text()) from None
-            time.sleep(0.2)
-    yield {"url": url, "env": env, "cli": cli, "dir": data, "log": data / "server.log"}
-    proc.terminate()
-    proc.wait(10)
-    log.close()
-    # The agent keeps one state folder per server URL: remove the one this test made (not the others).
-    state = AGENT_VARDIR / (f"{url}/parc/agent/".replace("/", "_"))
-    if state.is_dir():
-        shutil.rmtree(state, ignore_errors=True)
+    with running_server(data, setup=[["shell", "-c", SETUP]], extra_env={"PREAU_AGENT_TOKEN": TOKEN}) as srv:
+        yield srv
+        # The agent keeps one state folder per server URL: remove the one this test made (not the others).
+        state = AGENT_VARDIR / (f"{srv['url']}/parc/agent/".replace("/", "_"))
+        if state.is_dir():
+            shutil.rmtree(state, ignore_errors=True)
 
 
 def read_db(server) -> dict:
