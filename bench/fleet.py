@@ -141,6 +141,7 @@ class Child:
         self.info = info
         self.connection = connection
         self.base = {"db": connection.vendor, "size": args.label, "assets": info["assets"]}
+        self.intake_rounds = 0
 
     def emit(self, case: str, **fields):
         emit(**self.base, case=case, **fields)
@@ -288,7 +289,8 @@ class Child:
             return self.emit("agent_intake", skipped="not built yet (no preau.fleet.agent.intake)")
         from fleet_cases import run_agent_intake
 
-        for line in run_agent_intake(self.args.intakes, self.info):
+        self.intake_rounds += 1  # fresh machines each round (SQLite runs the case twice)
+        for line in run_agent_intake(self.args.intakes, self.info, round_no=self.intake_rounds - 1):
             self.emit("agent_intake", **line)
 
 

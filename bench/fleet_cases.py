@@ -57,10 +57,13 @@ def _fusion_xml(deviceid: str, tag: str, serial: str, uuid: str, mac: str, host:
 """.encode()
 
 
-def run_agent_intake(count: int, info: dict) -> list[dict]:
+def run_agent_intake(count: int, info: dict, round_no: int = 0) -> list[dict]:
     """Known machines (matched by MAC: the agent sends a placeholder serial and no UUID) and unknown ones,
     half GLPI Agent JSON, half FusionInventory XML, zlib-compressed as the agents send them, POSTed to the
-    agent endpoint (/parc/agent/): timed from the request to the committed AgentSubmission."""
+    agent endpoint (/parc/agent/): timed from the request to the committed AgentSubmission.
+
+    round_no: each round (SQLite: before and after ANALYZE) sends machines never seen before, so that
+    both rounds measure a first inventory (a second one of the same machine writes less)."""
     import zlib
 
     from django.db import connection
@@ -74,11 +77,14 @@ def run_agent_intake(count: int, info: dict) -> list[dict]:
     client = Client(REMOTE_ADDR="10.42.0.7")
     rng = random.Random(3)
     last = NetworkInterface.objects.order_by("-asset_id").values_list("asset_id", flat=True).first()
-    ids = rng.sample(range(1, last + 1), min(500, last))
+    ids = rng.sample(range(1, last + 1), min(2000, last))
     known = list(NetworkInterface.objects.filter(asset_id__in=ids, asset__status="deployed",
                                                  asset__school__isnull=False).order_by("asset_id")
                  .values_list("mac", "asset__school__uai", "asset__tag", "asset__hostname"))
     rng.shuffle(known)
+    per_round = count + 2
+    if len(known) >= per_round * (round_no + 1):
+        known = known[per_round * round_no:per_round * (round_no + 1)]
     results = []
     for kind in ("known", "unknown"):
         times: dict[str, list[float]] = {"glpi_json": [], "fusion_xml": []}
@@ -90,11 +96,11 @@ def run_agent_intake(count: int, info: dict) -> list[dict]:
                 mac, uai, tag, host = known[i % len(known)]
                 serial, uuid, host = "To be filled by O.E.M.", "00000000-0000-0000-0000-000000000000", host or tag
             else:
-                n = 10_000_000 + i
+                n = 10_000_000 + 100_000 * round_no + i
                 mac = f"0a:1b:{n >> 24 & 255:02x}:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}"
                 uai = known[i % len(known)][1]
-                serial, uuid, host = f"NEW{n}", f"4c4c4544-0000-1000-8000-{n:012x}", f"NOUVEAU-{i}"
-            deviceid = f"{host}-2026-03-02-08-00-{i:02d}"
+                serial, uuid, host = f"NEW{n}", f"4c4c4544-0000-1000-8000-{n:012x}", f"NOUVEAU-{round_no}-{i}"
+            deviceid = f"{host}-2026-03-0{2 + round_no}-08-00-{i:02d}"
             build = _glpi_json if fmt == "glpi_json" else _fusion_xml
             body = zlib.compress(build(deviceid, uai, serial, uuid, mac, host))
             content_type = "application/x-compress-zlib" if fmt == "glpi_json" else "application/x-compress"
@@ -168,8 +174,12 @@ def run_csv_import(module, rows: int, tmp, info: dict) -> dict:
             seconds = time.perf_counter() - t
         results[run] = {"seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),
                         "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
-                        "queries": len(ctx.captured_queries)}
+                        "queries": len(ctx.captured_queries),
+                        # the importer ends with ANALYZE of the tables it wrote (preau.core.maintenance)
+                        "analyze_s": round(sum(float(q["time"]) for q in ctx.captured_queries
+                                               if q["sql"].lstrip().upper().startswith("ANALYZE")), 2)}
     first = results["first"]
     return {"rows": rows, "rows_per_s": first["rows_per_s"], "seconds": first["seconds"],
             "created": first["created"], "updated": first["updated"], "queries": first["queries"],
+            "analyze_s": first["analyze_s"],
             "rerun": results["rerun"], "file_mb": round(path.stat().st_size / 1e6, 1)}
