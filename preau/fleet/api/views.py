@@ -551,3 +551,6 @@ def register(router) -> None:
     router.register("device-models", DeviceModelViewSet, basename="devicemodel")
     router.register("batches", BatchViewSet, basename="batch")
     router.register("slots", SlotViewSet, basename="slot")
+    from .audits import RoomAuditViewSet
+
+    router.register("room-audits", RoomAuditViewSet, basename="roomaudit")
