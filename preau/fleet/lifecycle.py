@@ -60,7 +60,7 @@ def check(current: str, target: str) -> None:
         return
     if target == current:
         raise TransitionRefused(_("L'appareil est déjà « %(s)s ».") % {"s": label(current)})
-    possible = ", ".join(f"« {label(s)} »" for s in allowed(current)) or _("aucun (état final)")
+    possible = ", ".join(_("« %(s)s »") % {"s": label(s)} for s in allowed(current)) or _("aucun (état final)")
     raise TransitionRefused(
         _("Transition refusée : un appareil « %(a)s » ne peut pas passer à « %(b)s ». Possibles : %(p)s.")
         % {"a": label(current), "b": label(target), "p": possible})

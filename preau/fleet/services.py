@@ -12,7 +12,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from preau.core import audit
@@ -124,10 +124,12 @@ SCHOOL_STANDARD = (Category.NAS, Category.SWITCH)
 
 
 def slot_label(category: str, school_class=None) -> str:
-    name = Category(category).label
-    if school_class is not None:
-        return _("%(what)s — %(klass)s") % {"what": str(name).capitalize(), "klass": school_class.name}
-    return _("%(what)s de l'école") % {"what": str(name).capitalize()}
+    """A slot's label, stored: always in French, whatever the language of who applies the standard."""
+    with translation.override("fr"):
+        name = str(Category(category).label).capitalize()
+        if school_class is not None:
+            return _("%(what)s — %(klass)s") % {"what": name, "klass": school_class.name}
+        return _("%(what)s de l'école") % {"what": name}
 
 
 @transaction.atomic
@@ -339,7 +341,7 @@ def do_create_batch(user, *, workshop: Site, assets, notes: str = "") -> Requali
                .values_list("asset__tag", flat=True))
     for a in assets:
         if a.category not in REQUALIFIABLE:
-            problems.append(_("%(tag)s : un(e) « %(c)s » ne se requalifie pas en client léger.")
+            problems.append(_("%(tag)s : la catégorie « %(c)s » ne se requalifie pas en client léger.")
                             % {"tag": a.tag, "c": a.get_category_display()})
         elif a.tag in busy:
             problems.append(_("%(tag)s : déjà dans un lot en cours.") % {"tag": a.tag})

@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from preau.accounts import access as territory_access
@@ -152,8 +153,10 @@ def batch_new(request: HttpRequest) -> HttpResponse:
             except REFUSALS as exc:
                 error, status = _("Lot non créé : %(e)s") % {"e": _refusal_text(exc)}, 400
             else:
-                messages.success(request, _("Lot %(ref)s créé avec %(n)s appareils, pour %(w)s.") % {
-                    "ref": batch.reference, "n": batch.items.count(), "w": batch.workshop.name})
+                n = batch.items.count()
+                messages.success(request, ngettext("Lot %(ref)s créé avec %(n)s appareil, pour %(w)s.",
+                                                   "Lot %(ref)s créé avec %(n)s appareils, pour %(w)s.", n) % {
+                    "ref": batch.reference, "n": n, "w": batch.workshop.name})
                 return redirect("fleet:batch", reference=batch.reference)
         else:
             error, status = _form_error_text(form), 400
@@ -457,8 +460,11 @@ def eligibility_rules(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if all(f.is_valid() for f in forms):
             n = _save_rules(request.user, forms)
-            messages.success(request, _("Règles d'éligibilité enregistrées (%(n)s modifiée(s)). Elles s'appliquent "
-                                        "aux prochaines réceptions de lots.") % {"n": n})
+            messages.success(request, ngettext(
+                "Règles d'éligibilité enregistrées (%(n)s modifiée). Elles s'appliquent aux prochaines réceptions "
+                "de lots.",
+                "Règles d'éligibilité enregistrées (%(n)s modifiées). Elles s'appliquent aux prochaines réceptions "
+                "de lots.", n) % {"n": n})
             return redirect("fleet:eligibility-rules")
         status = 400
         error = " ".join(e for f in forms for errs in f.errors.values() for e in errs)

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from preau.accounts import access as territory_access
 from preau.territory.models import current_school_year
@@ -61,10 +61,11 @@ def standard(request: HttpRequest) -> HttpResponse:
         d = form.cleaned_data
         result = services.do_apply_standard(request.user, d["schools"], year=d["year"], per_class=d["per_class"],
                                             per_school=d["per_school"])
-        messages.success(request, _("Dotation appliquée : %(created)s emplacements créés dans %(touched)s écoles "
-                                    "(sur %(schools)s).") % {"created": result["created"],
-                                                            "touched": result["schools_touched"],
-                                                            "schools": result["schools"]})
+        messages.success(request, ngettext(
+            "Dotation appliquée : %(created)s emplacement créé (écoles concernées : %(touched)s sur %(schools)s).",
+            "Dotation appliquée : %(created)s emplacements créés (écoles concernées : %(touched)s sur %(schools)s).",
+            result["created"]) % {"created": result["created"], "touched": result["schools_touched"],
+                                  "schools": result["schools"]})
         if d.get("school"):
             return redirect("territory:school", uai=d["school"].upper())
         return redirect("fleet:standard")

@@ -349,7 +349,7 @@ class BatchSerializer(serializers.ModelSerializer):
 class ErasureSerializer(StrictInputMixin, serializers.ModelSerializer):
     asset = serializers.CharField(source="asset.tag", read_only=True)
     number = serializers.CharField(required=False, max_length=40,
-                                   help_text=_("Par défaut, le numéro suivant EFF-<année>-NNNNN."))
+                                   help_text=_("Par défaut, le numéro suivant EFF-AAAA-NNNNN (AAAA : année)."))
 
     class Meta:
         model = ErasureCertificate
