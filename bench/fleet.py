@@ -6,8 +6,8 @@ times, through django.test.Client, what people do with it. One JSON line per cas
 
   {"bench":"fleet","db":"sqlite"|"postgresql","assets":…,"case":…,"p50_ms":…,"p95_ms":…,"queries":…,"n":…}
 
-- asset_list: the filtered asset list (several filter combinations), as an admin and as a
-  commune's staff; also run on a 10,000-asset database to show that the number of SQL queries
+- asset_list: the filtered asset list, 13 filter combinations as an admin and 6 as a commune's
+  staff; also run on a 10,000-asset database to show that the number of SQL queries
   does not grow with the data;
 - asset_page: one asset's page, random tags;
 - school_equipment: the school page (with its equipment section) of schools of 30 classes;
@@ -184,6 +184,7 @@ class Child:
     def asset_list(self):
         from django.urls import NoReverseMatch, reverse
 
+        from preau.fleet.models import Site
         from preau.territory.models import Commune, School
 
         try:
@@ -193,6 +194,7 @@ class Child:
         commune = Commune.objects.get(pk=1)  # the commune user's commune
         other = Commune.objects.order_by("-pk").first()
         school = School.objects.filter(commune=commune).order_by("pk").first()
+        depot = Site.objects.filter(kind="depot").order_by("pk").values_list("pk", flat=True).first()
         combos = {
             "none": "",
             "category": "?category=thin_client",
@@ -204,6 +206,11 @@ class Child:
             "age+category": "?age_min=10&category=desktop",
             "ordering": "?ordering=-purchased",
             "status+page": "?status=deployed&page=50",
+            # Added after the profiling of December 2026 (docs/fleet-bench.md): a word naming one catalogue
+            # model, a status whose devices are the newest (all at the depot), the depot itself.
+            "search_model": "?q=Wyse",
+            "status_rare": "?status=in_repair",
+            "site": f"?site={depot}",
         }
         mine = {
             "none": "",

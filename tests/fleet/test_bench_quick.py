@@ -35,7 +35,7 @@ def test_quick_fleet_bench_runs_every_case_with_flat_query_counts():
                         ("school_equipment", ("admin",))):
         for user in users:
             small, quick = pick("small", case, user=user), pick("quick", case, user=user)
-            assert quick["n"] == small["n"] == 30
+            assert quick["n"] == small["n"] >= 30  # 3 rounds of the combinations, at least 30 requests
             assert 0 < quick["p50_ms"] <= quick["p95_ms"]
             assert quick["queries"] == small["queries"], (case, user, small, quick)
             if case == "asset_list":
