@@ -329,8 +329,9 @@ def child(args) -> int:
                 rc = 1
                 runner.emit(case, error=f"{type(e).__name__}: {e}"[:500])
 
-    # PostgreSQL: statistics as autovacuum keeps them. SQLite: first as a fresh production database is
-    # (no statistics: nothing in Préau runs ANALYZE), then again after ANALYZE, to show what it changes.
+    # PostgreSQL: with statistics (autovacuum, and Préau's own ANALYZE after its imports). SQLite: first
+    # without statistics (a database filled by other means than Préau's importers, no nightly
+    # `preau analyze`), then after ANALYZE: the normal state, what Préau's imports, demo and cron leave.
     reads = [c for c in cases if c != "csv_import"]
     runner.base["analyzed"] = not sqlite
     run(reads)
