@@ -291,7 +291,8 @@ def import_assets(path, *, user=None, create_models: bool = False, dry_run: bool
             report.notes.append(_("simulation : rien n'a été enregistré"))
         else:
             # Fresh planner statistics once the rows are in (SQLite has none until ANALYZE).
-            maintenance.analyze_on_commit([Asset, AssetEvent, Slot])
+            if report.created or report.updated:
+                maintenance.analyze_on_commit([Asset, AssetEvent, Slot])
     return report
 
 

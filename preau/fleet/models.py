@@ -133,6 +133,10 @@ class Asset(models.Model):
             models.Index(fields=["site", "status"]),
             models.Index(fields=["system_uuid"]),
             models.Index(fields=["serial"]),  # the partial unique index is not used by plain lookups on SQLite
+            # A rare status or the depot: the list pages in pk order; without these, both planners walk
+            # the primary key past the other million rows (fleet bench: 200-280 ms → 35-50 ms).
+            models.Index(fields=["status", "id"]),
+            models.Index(fields=["site", "id"]),
         ]
 
     def __str__(self) -> str:

@@ -162,8 +162,9 @@ class AssetViewSet(ScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveMode
     def get_queryset(self):
         if fake_view(self):
             return Asset.objects.none()
-        return (access.assets_for(self.request.user).select_related("model", "school", "school_class", "site")
-                .order_by("tag"))
+        # The catalogue model in its own query (see views_assets.asset_list: a join misleads SQLite's planner).
+        return (access.assets_for(self.request.user).select_related("school", "school_class", "site")
+                .prefetch_related("model").order_by("tag"))
 
     def retrieve(self, request, tag=None):
         return detail_response(request.user, tag)
