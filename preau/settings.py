@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "preau.accounts",
     "preau.territory",
     "preau.fleet",
+    "preau.contents",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +152,10 @@ PREAU_UPLOAD_MAX_BYTES = env_int("PREAU_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
 # largest inventory accepted once decompressed.
 PREAU_AGENT_TOKEN = env_secret("PREAU_AGENT_TOKEN", "")
 PREAU_AGENT_MAX_BYTES = env_int("PREAU_AGENT_MAX_BYTES", 5 * 1024 * 1024)
+# Contents: the engine's store (chunks, signed manifests) and the publishing key (Ed25519, secret;
+# created on first use when missing — in production, provide it and keep it out of backups' reach).
+PREAU_CONTENT_STORE = os.environ.get("PREAU_CONTENT_STORE", str(DATA_DIR / "contents" / "store"))
+PREAU_CONTENT_KEY = os.environ.get("PREAU_CONTENT_KEY", str(DATA_DIR / "contents" / "publisher.key"))
 # A device bought longer ago than this is "too old" on a school's equipment section.
 PREAU_FLEET_OLD_YEARS = env_int("PREAU_FLEET_OLD_YEARS", 7)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
