@@ -156,6 +156,12 @@ PREAU_AGENT_MAX_BYTES = env_int("PREAU_AGENT_MAX_BYTES", 5 * 1024 * 1024)
 # created on first use when missing — in production, provide it and keep it out of backups' reach).
 PREAU_CONTENT_STORE = os.environ.get("PREAU_CONTENT_STORE", str(DATA_DIR / "contents" / "store"))
 PREAU_CONTENT_KEY = os.environ.get("PREAU_CONTENT_KEY", str(DATA_DIR / "contents" / "publisher.key"))
+# Server folders releases may be published from (nothing outside it).
+PREAU_CONTENT_IMPORT_ROOT = os.environ.get("PREAU_CONTENT_IMPORT_ROOT", str(DATA_DIR / "contents" / "incoming"))
+# Production: nginx serves the store; the app answers X-Accel-Redirect to this internal location (e.g. /_store/).
+PREAU_CONTENT_X_ACCEL = os.environ.get("PREAU_CONTENT_X_ACCEL") or None
+# A NAS silent for longer than this many days is flagged.
+PREAU_NAS_SILENT_DAYS = env_int("PREAU_NAS_SILENT_DAYS", 7)
 # A device bought longer ago than this is "too old" on a school's equipment section.
 PREAU_FLEET_OLD_YEARS = env_int("PREAU_FLEET_OLD_YEARS", 7)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
