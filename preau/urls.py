@@ -8,6 +8,8 @@ urlpatterns = [
     path("comptes/", include("preau.accounts.urls")),
     path("territoire/", include("preau.territory.urls")),
     path("parc/", include("preau.fleet.urls")),
+    path("contenus/", include("preau.contents.urls")),
+    path("contenus/", include("preau.contents.urls_agent")),
     path("api/v1/", include("preau.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -1,0 +1,210 @@
+"""The NAS agents' HTTP side: enrolment (throttled), check-in (replay, revocation, bad bodies) and the
+content store (only to enrolled NAS, immutable objects cached forever, traversal refused, nginx mode)."""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from preau.contents import services
+from preau.contents.models import Delivery, NasNode
+
+pytestmark = pytest.mark.django_db
+
+ENROL = "/contenus/agent/enrol/"
+CHECKIN = "/contenus/agent/checkin/"
+STORE = "/contenus/store/"
+
+
+@pytest.fixture(autouse=True)
+def _store(settings, tmp_path):
+    settings.PREAU_CONTENT_STORE = str(tmp_path / "store")
+    settings.PREAU_CONTENT_KEY = str(tmp_path / "keys" / "publisher.key")
+    settings.PREAU_CONTENT_X_ACCEL = None
+    cache.clear()  # throttling counters and remembered credentials
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def release(cast, tmp_path):
+    src = tmp_path / "src"
+    (src / "cycle2").mkdir(parents=True)
+    (src / "cycle2" / "lecture.txt").write_text("Il était une fois… " * 200)
+    (src / "video.bin").write_bytes(bytes(range(256)) * 4000)
+    collection = services.do_create_collection(cast.admin, slug="cycle2", name="Ressources cycle 2")
+    return services.publish(cast.admin, collection, src)
+
+
+@pytest.fixture
+def enrolled(client, cast):
+    """(node, Authorization header value) of sa1's NAS, enrolled through HTTP."""
+    _node, code = services.do_new_enrolment_code(cast.admin, cast.sa1)
+    answer = client.post(ENROL, {"code": code, "agent_version": "0.1.0"}, content_type="application/json").json()
+    return NasNode.objects.get(node_id=answer["node_id"]), f"Bearer {answer['node_id']}:{answer['credential']}"
+
+
+def post(client, url, data, auth=None, **extra):
+    body = data if isinstance(data, (str, bytes)) else json.dumps(data)
+    if auth:
+        extra["HTTP_AUTHORIZATION"] = auth
+    return client.post(url, body, content_type="application/json", **extra)
+
+
+# --------------------------------------------------------------------------- enrolment
+
+
+def test_enrol_gives_credentials_and_the_store(client, cast, release):
+    node, code = services.do_new_enrolment_code(cast.admin, cast.sa1)
+    response = post(client, ENROL, {"code": code.lower(), "public_key": "k" * 44, "agent_version": "0.2"})
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["node_id"] == node.node_id and len(answer["credential"]) > 30
+    assert answer["trusted_keys"] == [services.publisher_public_key()] and answer["collections"] == ["cycle2"]
+    assert answer["store_url"] == "http://testserver/contenus/store/"
+    node.refresh_from_db()
+    assert node.is_active and node.agent_version == "0.2" and node.public_key == "k" * 44
+    assert answer["credential"] not in node.credential_hash
+    again = post(client, ENROL, {"code": code})  # one-time code
+    assert again.status_code == 403 and "déjà utilisé" in again.json()["detail"]
+
+
+def test_enrol_refusals(client, cast):
+    assert post(client, ENROL, {"code": "0000-0000-0000-0000"}).status_code == 403
+    assert post(client, ENROL, {}).status_code == 400
+    assert post(client, ENROL, "{not json").status_code == 400
+    assert post(client, ENROL, {"code": "x" * 70_000}).status_code == 413
+    assert client.get(ENROL).status_code == 405
+    node, code = services.do_new_enrolment_code(cast.admin, cast.sa1)
+    NasNode.objects.filter(pk=node.pk).update(enrolment_expires_at=timezone.now() - timedelta(minutes=1))
+    expired = post(client, ENROL, {"code": code})
+    assert expired.status_code == 403 and "expiré" in expired.json()["detail"]
+    node.refresh_from_db()
+    assert node.credential_hash == "" and not node.is_active
+
+
+def test_enrol_throttles_wrong_codes_per_address(client, cast, settings):
+    settings.PREAU_CONTENT_ENROL_MAX_FAILURES = 3
+    _node, code = services.do_new_enrolment_code(cast.admin, cast.sa1)
+    for _ in range(3):
+        assert post(client, ENROL, {"code": "DEAD-BEEF-0000-0000"}).status_code == 403
+    blocked = post(client, ENROL, {"code": code})  # even the right code, from this address, for 10 minutes
+    assert blocked.status_code == 429 and blocked["Retry-After"] == "600"
+    other = post(client, ENROL, {"code": code}, REMOTE_ADDR="10.0.0.7")
+    assert other.status_code == 200
+
+
+# --------------------------------------------------------------------------- check-in
+
+
+def test_check_in_answers_offers_and_refuses_replay(client, cast, release, enrolled):
+    node, auth = enrolled
+    response = post(client, CHECKIN, {"seq": 1, "held": {}, "disk_free": 10**9, "agent_version": "0.1.1"}, auth)
+    assert response.status_code == 200, response.content
+    assert response.json()["collections"]["cycle2"] == {"version": 1, "manifest": release.manifest}
+    assert post(client, CHECKIN, {"seq": 2, "held": {"cycle2": 1}, "last_error": ""}, auth).status_code == 200
+    replay = post(client, CHECKIN, {"seq": 2, "held": {}}, auth)
+    assert replay.status_code == 409 and "rejoué" in replay.json()["detail"]
+    node.refresh_from_db()
+    assert node.last_checkin_seq == 2 and node.held == {"cycle2": 1} and node.agent_version == "0.1.1"
+    assert Delivery.objects.filter(node=node, release=release).count() == 1
+
+
+def test_check_in_refusals(client, cast, enrolled):
+    node, auth = enrolled
+    no_auth = post(client, CHECKIN, {"seq": 1, "held": {}})
+    assert no_auth.status_code == 401 and no_auth["WWW-Authenticate"].startswith("Bearer")
+    assert post(client, CHECKIN, {"seq": 1, "held": {}}, f"Bearer {node.node_id}:wrong").status_code == 401
+    assert post(client, CHECKIN, {"seq": 1, "held": {}}, "Basic abc").status_code == 401
+    assert post(client, CHECKIN, "[1, 2", auth).status_code == 400
+    assert post(client, CHECKIN, {"seq": "1", "held": {}}, auth).status_code == 400
+    assert post(client, CHECKIN, {"seq": 1, "held": ["cycle2"]}, auth).status_code == 400
+    assert post(client, CHECKIN, {"seq": 1, "held": {}, "disk_free": -5}, auth).status_code == 400
+    big = post(client, CHECKIN, {"seq": 1, "held": {}, "last_error": "x" * 70_000}, auth)
+    assert big.status_code == 413
+    node.refresh_from_db()
+    assert node.last_checkin_seq == 0 and node.last_checkin_at is None  # nothing half-written
+    services.do_revoke(cast.admin, node, "NAS volé")
+    revoked = post(client, CHECKIN, {"seq": 1, "held": {}}, auth)
+    assert revoked.status_code == 401  # revocation wipes the credential
+    NasNode.objects.filter(pk=node.pk).update(credential_hash=services.digest("still-known"))
+    revoked = post(client, CHECKIN, {"seq": 1, "held": {}}, f"Bearer {node.node_id}:still-known")
+    assert revoked.status_code == 403 and "révoqué" in revoked.json()["detail"]
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def _object_rel(store: Path) -> str:
+    path = next(p for p in sorted((store / "objects").rglob("*")) if p.is_file())
+    return path.relative_to(store).as_posix()
+
+
+def test_store_serves_immutable_objects_with_strong_etags(client, release, enrolled, settings):
+    _node, auth = enrolled
+    store = Path(settings.PREAU_CONTENT_STORE)
+    rel = _object_rel(store)
+    response = client.get(STORE + rel, HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == (store / rel).read_bytes()
+    assert response["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response["ETag"] == f'"{rel.rsplit("/", 1)[1]}"' and response["Content-Type"] == "application/octet-stream"
+    again = client.get(STORE + rel, HTTP_AUTHORIZATION=auth, HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304 and again["ETag"] == response["ETag"] and not again.content
+    manifest = client.get(f"{STORE}manifests/cycle2/{release.manifest}.json", HTTP_AUTHORIZATION=auth)
+    assert manifest.status_code == 200 and manifest["ETag"] == f'"{release.manifest}"'
+
+
+def test_store_latest_pointer_is_revalidated(client, release, enrolled, settings):
+    _node, auth = enrolled
+    response = client.get(STORE + "collections/cycle2/latest.json", HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 200 and response.json()["manifest"] == release.manifest
+    assert response["Cache-Control"] == "no-cache"
+    assert client.get(STORE + "collections/cycle2/latest.json", HTTP_AUTHORIZATION=auth,
+                      HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+    pointer = Path(settings.PREAU_CONTENT_STORE) / "collections" / "cycle2" / "latest.json"
+    pointer.write_text(pointer.read_text().replace('"version": 1', '"version": 2'))
+    changed = client.get(STORE + "collections/cycle2/latest.json", HTTP_AUTHORIZATION=auth,
+                         HTTP_IF_NONE_MATCH=response["ETag"])
+    assert changed.status_code == 200 and changed["ETag"] != response["ETag"]
+
+
+def test_store_refuses_strangers_and_traversal(client, cast, release, enrolled, settings, tmp_path):
+    node, auth = enrolled
+    store = Path(settings.PREAU_CONTENT_STORE)
+    rel = _object_rel(store)
+    assert client.get(STORE + rel).status_code == 401
+    assert client.get(STORE + rel, HTTP_AUTHORIZATION=f"Bearer {node.node_id}:wrong").status_code == 401
+    client.force_login(cast.admin)  # people see contents through the web pages, not the store
+    assert client.get(STORE + rel).status_code == 401
+    (tmp_path / "secret.txt").write_text("clé")
+    for bad in ("../secret.txt", "objects/../../secret.txt", "objects/%2e%2e/%2e%2e/secret.txt",
+                "keys/publisher.key", "collections/cycle2/../../../secret.txt", "objects/00/" + "0" * 64):
+        response = client.get(STORE + bad, HTTP_AUTHORIZATION=auth)
+        assert response.status_code == 404, bad
+        assert "no-store" in response["Cache-Control"]
+    assert client.post(STORE + rel, HTTP_AUTHORIZATION=auth).status_code == 405
+
+
+def test_store_refuses_a_revoked_node(client, cast, release, enrolled, settings):
+    node, auth = enrolled
+    settings.PREAU_CONTENT_AUTH_CACHE_SECONDS = 0  # the credential is checked at every read
+    rel = _object_rel(Path(settings.PREAU_CONTENT_STORE))
+    assert client.get(STORE + rel, HTTP_AUTHORIZATION=auth).status_code == 200
+    services.do_revoke(cast.admin, node, "NAS volé")
+    assert client.get(STORE + rel, HTTP_AUTHORIZATION=auth).status_code == 401
+
+
+def test_store_points_nginx_in_production(client, release, enrolled, settings):
+    _node, auth = enrolled
+    settings.PREAU_CONTENT_X_ACCEL = "/_store/"
+    rel = _object_rel(Path(settings.PREAU_CONTENT_STORE))
+    response = client.get(STORE + rel, HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 200 and response.content == b""
+    assert response["X-Accel-Redirect"] == "/_store/" + rel
+    assert response["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert client.get(STORE + rel).status_code == 401  # nginx never serves without the app's word
+    assert "X-Accel-Redirect" not in client.get(STORE + "objects/../x", HTTP_AUTHORIZATION=auth)
