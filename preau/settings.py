@@ -160,6 +160,11 @@ PREAU_CONTENT_KEY = os.environ.get("PREAU_CONTENT_KEY", str(DATA_DIR / "contents
 PREAU_CONTENT_IMPORT_ROOT = os.environ.get("PREAU_CONTENT_IMPORT_ROOT", str(DATA_DIR / "contents" / "incoming"))
 # Production: nginx serves the store; the app answers X-Accel-Redirect to this internal location (e.g. /_store/).
 PREAU_CONTENT_X_ACCEL = os.environ.get("PREAU_CONTENT_X_ACCEL") or None
+# The store's public address given to NAS at enrolment (default: this server's /contenus/store/).
+PREAU_CONTENT_STORE_URL = os.environ.get("PREAU_CONTENT_STORE_URL") or None
+# Refused enrolment codes per address in 10 minutes before 429; seconds a NAS's store login is remembered.
+PREAU_CONTENT_ENROL_MAX_FAILURES = env_int("PREAU_CONTENT_ENROL_MAX_FAILURES", 10)
+PREAU_CONTENT_AUTH_CACHE_SECONDS = env_int("PREAU_CONTENT_AUTH_CACHE_SECONDS", 30)
 # A NAS silent for longer than this many days is flagged.
 PREAU_NAS_SILENT_DAYS = env_int("PREAU_NAS_SILENT_DAYS", 7)
 # A device bought longer ago than this is "too old" on a school's equipment section.
