@@ -33,7 +33,9 @@ def test_stats_json_counts_the_territory_and_users(cast):
     assert "schools" in run("stats")
 
 
-def test_demo_is_realistic_and_deterministic():
+def test_demo_is_realistic_and_deterministic(settings, tmp_path):
+    settings.PREAU_CONTENT_STORE = str(tmp_path / "store")  # the demo contents are published for real
+    settings.PREAU_CONTENT_KEY = str(tmp_path / "publisher.key")
     out = run("demo")
     assert "Comptes de démonstration" in out
     communes, schools, classes = Commune.objects.count(), School.objects.count(), SchoolClass.objects.count()
@@ -47,9 +49,12 @@ def test_demo_is_realistic_and_deterministic():
     with pytest.raises(CommandError):
         run("demo")  # never on top of an existing territory
     assert "déjà" in run("demo", "--if-empty")
-    # Deterministic: the same seed builds the same territory again (after emptying the fleet that holds it).
+    # Deterministic: the same seed builds the same territory again (after emptying the fleet and contents).
+    from preau.contents import models as contents
     from preau.fleet import models as fleet
 
+    for model in (contents.Delivery, contents.NasNode, contents.Subscription, contents.Release, contents.Collection):
+        model.objects.all().delete()
     for model in (fleet.AssetEvent, fleet.AgentSubmission, fleet.RoomAudit, fleet.RecyclingRecord,
                   fleet.ErasureCertificate, fleet.BatchItem, fleet.RequalificationBatch, fleet.NetworkInterface,
                   fleet.Slot, fleet.Asset, fleet.DeviceModel, fleet.Site):

@@ -8,4 +8,9 @@ class ContentsConfig(AppConfig):
     verbose_name = _("Contenus")
 
     def ready(self):
-        from . import jobs  # noqa: F401  (registers the publish job)
+        from preau.core import stats
+
+        from . import demo, jobs  # noqa: F401  (register the demo contents and the publish job)
+        from .stats import contents_stats
+
+        stats.register("contents", contents_stats)
