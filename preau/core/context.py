@@ -34,6 +34,8 @@ def nav(request):
         (reverse("territory:schools"), _("Écoles")),
     ]
     items += fleet_nav(user)
+    if user.sees_whole_territory:  # admins, technicians, committees (preau.contents.access)
+        items.append((reverse("contents:collections"), _("Contenus")))
     if user.can_import:
         items.append((reverse("territory:imports"), _("Imports")))
     if user.is_admin:

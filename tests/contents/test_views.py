@@ -213,3 +213,9 @@ def test_revoke_and_mode(cast, login, nodes):
     assert fresh.mode == "offline"
     assert login(cast.technician).post(reverse("contents:node-mode", args=["0429903L"]),
                                        {"mode": "online"}).status_code == 400  # no NAS yet
+
+
+def test_navigation_entry(cast, login):
+    link = f'href="{reverse("contents:collections")}"'
+    assert link in login(cast.committee).get(reverse("contents:nodes")).content.decode()
+    assert link not in login(cast.director_sa1).get(reverse("contents:nodes")).content.decode()
