@@ -27,6 +27,7 @@ from preau.accounts import access as territory_access
 from preau.core import audit, jobs
 from preau.core.models import AuditEntry
 from preau.core.pagination import paginate
+from preau.territory.models import SchoolKind
 
 from . import access, forms, services
 from .models import Collection, NasNode, Release, Subscription
@@ -71,7 +72,8 @@ def describe_subscription(sub: Subscription) -> str:
     if sub.scope == Subscription.Scope.COMMUNE and sub.commune:
         return _("les écoles de %(c)s (%(insee)s)") % {"c": sub.commune.name, "insee": sub.commune.insee}
     if sub.scope == Subscription.Scope.KIND:
-        return _("les écoles de type « %(k)s »") % {"k": sub.school_kind}
+        kind = SchoolKind(sub.school_kind).label if sub.school_kind in SchoolKind.values else sub.school_kind
+        return _("les écoles de type « %(k)s »") % {"k": kind}
     if sub.scope == Subscription.Scope.SCHOOL and sub.school:
         return _("l'école %(s)s (%(uai)s)") % {"s": sub.school.name, "uai": sub.school.uai}
     return str(sub.get_scope_display())

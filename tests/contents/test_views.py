@@ -128,6 +128,8 @@ def test_subscriptions_add_and_remove(cast, login, collection):
     client = login(cast.technician)
     assert client.post(url, {"scope": "commune", "commune": "42218"}).status_code == 302
     assert client.post(url, {"scope": "kind", "school_kind": "maternelle"}).status_code == 302
+    page = client.get(reverse("contents:collection", args=["cycle2"])).content.decode()
+    assert "les écoles de type « maternelle »" in page
     assert client.post(url, {"scope": "school", "school": "0429902k"}).status_code == 302
     bad = client.post(url, {"scope": "commune", "commune": "99999"})
     assert bad.status_code == 400 and "99999" in bad.content.decode()
