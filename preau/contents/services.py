@@ -117,6 +117,42 @@ def do_withdraw_release(user, release: Release, reason: str) -> Release:
     return release
 
 
+@transaction.atomic
+def do_subscribe(user, collection: Collection, *, scope: str, commune=None, school_kind: str = "",
+                 school=None) -> Subscription:
+    """Add who receives the collection; the same subscription twice is refused."""
+    S = Subscription.Scope
+    subscription = Subscription(collection=collection, scope=scope,
+                                commune=commune if scope == S.COMMUNE else None,
+                                school_kind=school_kind if scope == S.KIND else "",
+                                school=school if scope == S.SCHOOL else None)
+    if collection.subscriptions.filter(scope=subscription.scope, commune=subscription.commune,
+                                       school_kind=subscription.school_kind, school=subscription.school).exists():
+        raise ContentsError(_("Cet abonnement existe déjà."))
+    subscription.full_clean()
+    subscription.save()
+    audit.record(user, AuditEntry.Action.CREATE, subscription, None, audit.snapshot(subscription))
+    return subscription
+
+
+@transaction.atomic
+def do_unsubscribe(user, subscription: Subscription) -> None:
+    audit.record(user, AuditEntry.Action.DELETE, subscription, audit.snapshot(subscription), None)
+    subscription.delete()
+
+
+@transaction.atomic
+def do_set_mode(user, node: NasNode, mode: str) -> NasNode:
+    """Online (pulls by itself), offline (operator tours) or auto (from the school's connectivity)."""
+    if mode not in NasNode.Mode.values:
+        raise ContentsError(_("Mode inconnu : %(m)s.") % {"m": mode})
+    before = audit.snapshot(node, fields=["mode"])
+    node.mode = mode
+    node.save(update_fields=["mode"])
+    audit.record(user, AuditEntry.Action.UPDATE, node, before, audit.snapshot(node, fields=["mode"]))
+    return node
+
+
 def current_release(collection: Collection) -> Release | None:
     return collection.releases.filter(withdrawn_at__isnull=True).order_by("-version").first()
 

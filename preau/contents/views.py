@@ -14,7 +14,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,8 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from preau.accounts import access as territory_access
-from preau.core import audit, jobs
-from preau.core.models import AuditEntry
+from preau.core import jobs
 from preau.core.pagination import paginate
 from preau.territory.models import SchoolKind
 
@@ -182,19 +180,15 @@ def subscription_add(request: HttpRequest, slug: str) -> HttpResponse:
                       _collection_context(request, collection, subscription_form=form), status=400)
     data = form.cleaned_data
     scope = data["scope"]
-    sub = Subscription(collection=collection, scope=scope,
-                       commune=data.get("commune_obj") if scope == Subscription.Scope.COMMUNE else None,
-                       school_kind=data.get("school_kind", "") if scope == Subscription.Scope.KIND else "",
-                       school=data.get("school_obj") if scope == Subscription.Scope.SCHOOL else None)
-    duplicate = collection.subscriptions.filter(scope=sub.scope, commune=sub.commune, school_kind=sub.school_kind,
-                                                school=sub.school).exists()
-    if duplicate:
+    wanted = Subscription(collection=collection, scope=scope, commune=data.get("commune_obj"),
+                          school_kind=data.get("school_kind", ""), school=data.get("school_obj"))
+    try:
+        sub = services.do_subscribe(request.user, collection, scope=scope, commune=data.get("commune_obj"),
+                                    school_kind=data.get("school_kind", ""), school=data.get("school_obj"))
+    except services.ContentsError:
         return render(request, "contents/collection.html", _collection_context(
             request, collection, subscription_form=form,
-            error=_("Cet abonnement existe déjà : %(s)s.") % {"s": describe_subscription(sub)}), status=400)
-    with transaction.atomic():
-        sub.save()
-        audit.record(request.user, AuditEntry.Action.CREATE, sub, None, audit.snapshot(sub))
+            error=_("Cet abonnement existe déjà : %(s)s.") % {"s": describe_subscription(wanted)}), status=400)
     messages.success(request, _("Abonnement ajouté : %(s)s.") % {"s": describe_subscription(sub)})
     return redirect("contents:collection", slug=collection.slug)
 
@@ -206,9 +200,7 @@ def subscription_remove(request: HttpRequest, slug: str, pk: int) -> HttpRespons
     access.require_manage_contents(request.user)
     sub = get_object_or_404(Subscription, collection=collection, pk=pk)
     label = describe_subscription(sub)
-    with transaction.atomic():
-        audit.record(request.user, AuditEntry.Action.DELETE, sub, audit.snapshot(sub), None)
-        sub.delete()
+    services.do_unsubscribe(request.user, sub)
     messages.success(request, _("Abonnement retiré : %(s)s.") % {"s": label})
     return redirect("contents:collection", slug=collection.slug)
 
@@ -321,11 +313,7 @@ def node_mode(request: HttpRequest, uai: str) -> HttpResponse:
         error = _("Mode : ce NAS n'existe pas encore.") if node is None else _("Mode : choix invalide.")
         return render(request, "contents/node.html",
                       _node_context(request, school, node, error=error), status=400)
-    with transaction.atomic():
-        before = audit.snapshot(node, fields=["mode"])
-        node.mode = form.cleaned_data["mode"]
-        node.save(update_fields=["mode"])
-        audit.record(request.user, AuditEntry.Action.UPDATE, node, before, audit.snapshot(node, fields=["mode"]))
+    node = services.do_set_mode(request.user, node, form.cleaned_data["mode"])
     messages.success(request, _("Mode du NAS : %(m)s.") % {"m": node.get_mode_display()})
     return redirect("contents:node", uai=school.uai)
 
