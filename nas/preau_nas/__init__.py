@@ -12,9 +12,13 @@ run long; see progress.py for the event shape)::
     preau_nas.read_receipts(bundle_dir, known_nodes) -> dict
     preau_nas.verify(root, collections=None, *, full=False, progress=None) -> dict
     preau_nas.status(root) -> dict
+    preau_nas.enrol(root, server_url, code, *, agent_version=__version__) -> Node
+    preau_nas.check_in(root) -> dict                                  # offers {slug: {version, manifest}}
+    preau_nas.run(root, *, once=False, interval=900) -> dict          # the agent's service loop
 """
 
 from . import bundle
+from .agent import check_in, enrol, run, run_once
 from .errors import NasError
 from .keys import Keypair
 from .node import Node
@@ -41,5 +45,5 @@ def status(root) -> dict:
     return Node(root).status()
 
 
-__all__ = ["NasError", "Node", "bundle", "init_node", "keygen", "publish", "pull", "read_receipts",
-           "status", "verify"]
+__all__ = ["NasError", "Node", "bundle", "check_in", "enrol", "init_node", "keygen", "publish", "pull", "read_receipts",
+           "run", "run_once", "status", "verify"]

@@ -99,6 +99,20 @@ def main(argv=None) -> int:
     s.add_argument("--window", action="append", default=[], help="allowed time window HH:MM-HH:MM (local)")
     s.add_argument("--jobs", type=int, default=16, help="chunks in flight")
 
+    s = sub.add_parser("enrol", help="enrol this NAS with a Préau server (one-time code from its NAS page)")
+    s.add_argument("--root")
+    s.add_argument("--server", required=True, help="the Préau server, e.g. https://preau.example.org")
+    s.add_argument("--code", required=True, help="the enrolment code shown in Préau")
+
+    s = sub.add_parser("checkin", help="report to the Préau server; print what it offers")
+    s.add_argument("--root")
+
+    s = sub.add_parser("run", help="the agent service: check in, pull what is new (in the windows), repeat")
+    s.add_argument("--root")
+    s.add_argument("--once", action="store_true", help="one round then exit (for cron)")
+    s.add_argument("--interval", type=float, default=900, help="seconds between rounds (default 900)")
+    s.add_argument("--ignore-windows", action="store_true")
+
     s = sub.add_parser("pull", help="fetch and install the latest versions over HTTP")
     s.add_argument("--root")
     s.add_argument("--base-url")
@@ -152,6 +166,18 @@ def main(argv=None) -> int:
             n = Node.init(_root(a), a.node_id, a.trust, base_url=a.base_url, collections=a.collection,
                           limit_rate=parse_size(a.limit_rate), windows=a.window, jobs=a.jobs)
             _print({"node_id": n.node_id, "root": n.root, "public_key": n.keypair().public})
+        elif a.cmd == "enrol":
+            n = api.enrol(_root(a), a.server, a.code)
+            _print({"node_id": n.node_id, "root": n.root, "base_url": n.config.get("base_url"),
+                    "collections": n.subscribed(), "public_key": n.keypair().public})
+        elif a.cmd == "checkin":
+            _print(api.check_in(_root(a)))
+        elif a.cmd == "run":
+            def log(r):
+                print(json.dumps(r, sort_keys=True, default=str), flush=True)  # one JSON line per round
+            r = api.run(_root(a), once=a.once, interval=a.interval, ignore_windows=a.ignore_windows,
+                        progress=bars, log=log)
+            return 0 if r["ok"] else 1
         elif a.cmd == "pull":
             windows = [] if a.ignore_windows else a.window
             r = api.pull(_root(a), a.collection, base_url=a.base_url, jobs=a.jobs,

@@ -101,7 +101,8 @@ class Window:
 
 class HTTPSource:
     def __init__(self, base_url: str, *, jobs: int = 16, limit_rate: int | None = None,
-                 windows=None, timeout: float = 30.0, retries: int = 3, learned_max: int | None = None):
+                 windows=None, timeout: float = 30.0, retries: int = 3, learned_max: int | None = None,
+                 authorization: str | None = None):
         if not base_url:
             raise NasError("no base URL configured for pull")
         u = urllib.parse.urlsplit(base_url)
@@ -122,6 +123,10 @@ class HTTPSource:
         self._count_lock = threading.Lock()
         self._tls = threading.local()
         self.name = f"pull {base_url}"
+        # "Bearer <node_id>:<credential>" for an enrolled node (the Préau store); none for a plain static server
+        self.headers = {"Accept-Encoding": "identity"}
+        if authorization:
+            self.headers["Authorization"] = authorization
         for w in self.windows:
             parse_window(w)
 
@@ -157,7 +162,7 @@ class HTTPSource:
                     t0 = time.monotonic()
                     conn.connect()
                     slow = time.monotonic() - t0 > 0.5
-                conn.request("GET", path, headers={"Accept-Encoding": "identity"})
+                conn.request("GET", path, headers=self.headers)
                 resp = conn.getresponse()
                 status = resp.status
                 body = resp.read(limit + 1)
@@ -183,6 +188,9 @@ class HTTPSource:
                 if missing_ok:
                     return None
                 raise MissingObjectError(f"{self.base_url}/{rel}: not found (404)")
+            if status in (401, 403):
+                why = "credential refused" if "Authorization" in self.headers else "no credential: enrol the node"
+                raise NasError(f"{self.base_url}/{rel}: HTTP {status}, refused by the server ({why})")
             if status != 200:
                 last = NasError(f"{self.base_url}/{rel}: HTTP {status}")
                 if 500 <= status < 600:
@@ -207,7 +215,7 @@ class HTTPSource:
             conn.connect()
         tmp = path + ".part"
         try:
-            conn.request("GET", url_path, headers={"Accept-Encoding": "identity"})
+            conn.request("GET", url_path, headers=self.headers)
             resp = conn.getresponse()
             hdr = len(resp.reason) + 15 + sum(len(k) + len(v) + 4 for k, v in resp.getheaders()) + 2
             with self._count_lock:

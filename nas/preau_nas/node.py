@@ -1,10 +1,12 @@
 """A NAS node: its configuration, keys, installed versions and state.
 
     ROOT/node.json                     config: node id, trusted publisher keys, base URL,
-                                       subscribed collections, rate limit, windows
+                                       subscribed collections, rate limit, windows; after
+                                       enrolment the Préau server URL and the credential (mode 0600)
     ROOT/node.key, node.key.pub        the node's own Ed25519 key (signs receipts)
     ROOT/lock                          flock: one agent at a time
     ROOT/state/<collection>.json       version held, last sync, last error, damaged files
+    ROOT/state/_agent.json             check-in counter (seq), last check-in, last error (agent.py)
     ROOT/collections/<c>/current   ->  versions/<manifest id>.<generation>   (served tree)
     ROOT/collections/<c>/previous  ->  the version before (kept for rollback)
     ROOT/collections/<c>/manifests/<manifest id>.json / .body
@@ -47,7 +49,8 @@ class Node:
     # ------------------------------------------------------------------ setup
     @classmethod
     def init(cls, root, node_id: str, trusted_keys, *, base_url: str | None = None,
-             collections=None, limit_rate: int | None = None, windows=None, jobs: int = 16) -> Node:
+             collections=None, limit_rate: int | None = None, windows=None, jobs: int = 16,
+             server_url: str | None = None, credential: str | None = None) -> Node:
         root = os.path.abspath(os.fspath(root))
         os.makedirs(root, exist_ok=True)
         check_name(node_id, "node id")
@@ -60,7 +63,13 @@ class Node:
             "base_url": base_url, "collections": [check_name(c) for c in (collections or [])],
             "limit_rate": limit_rate, "windows": list(windows or []), "jobs": jobs,
         }
-        atomic_write(os.path.join(root, "node.json"), json.dumps(cfg, indent=1).encode() + b"\n")
+        if server_url:
+            cfg["server_url"] = server_url
+        if credential:
+            cfg["credential"] = credential
+        # the credential is a secret: node.json is then readable by its owner only
+        atomic_write(os.path.join(root, "node.json"), json.dumps(cfg, indent=1).encode() + b"\n",
+                     mode=0o600 if credential else 0o644)
         return cls(root)
 
     @property
@@ -70,6 +79,11 @@ class Node:
     @property
     def trusted(self) -> list[str]:
         return list(self.config.get("trusted_keys") or [])
+
+    def authorization(self) -> str | None:
+        """The ``Authorization`` header value for the Préau server and its store (None before enrolment)."""
+        cred = self.config.get("credential")
+        return f"Bearer {self.node_id}:{cred}" if cred else None
 
     def keypair(self) -> Keypair:
         return Keypair.load(os.path.join(self.root, "node.key"))

@@ -45,7 +45,9 @@ def pull(root, collections=None, *, base_url: str | None = None, progress=None, 
     learned = node.source_hints().get(url or "", {}).get("max_in_flight")
     src = HTTPSource(url, jobs=jobs or cfg.get("jobs") or 16,
                      limit_rate=limit_rate if limit_rate is not None else cfg.get("limit_rate"),
-                     windows=windows if windows is not None else cfg.get("windows"), learned_max=learned)
+                     windows=windows if windows is not None else cfg.get("windows"), learned_max=learned,
+                     # the credential goes only to the store the node was enrolled with
+                     authorization=node.authorization() if url == cfg.get("base_url") else None)
     names = [check_name(c) for c in (collections or node.subscribed())]
     if not names:
         raise NasError("no collection to pull (subscribe with `preau-nas init --collection`)")

@@ -243,11 +243,44 @@ def _http(url, data=None, auth=None):
         return exc.code, exc.read()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_end_to_end_enrol_check_in_and_pull_through_a_real_server(tmp_path, monkeypatch):
-    import http.client
+def _tree(root: Path) -> dict:
+    """{relative path: bytes or "dir"} of a whole tree, for a byte-for-byte comparison."""
+    return {str(p.relative_to(root)): "dir" if p.is_dir() else p.read_bytes() for p in sorted(root.rglob("*"))}
 
-    import preau_nas
+
+def _agent(*args, **kw):
+    """The real NAS agent, as a process (`preau-nas …`, the console script of nas/)."""
+    import subprocess
+    import sys
+
+    cli = [str(Path(sys.executable).with_name("preau-nas"))]
+    if not Path(cli[0]).exists():
+        cli = [sys.executable, "-m", "preau_nas"]
+    return subprocess.run([*cli, *args], capture_output=True, text=True, timeout=300, **kw)
+
+
+PUBLISH_V2 = """
+from preau.contents import services
+from preau.contents.models import Collection
+services.publish(None, Collection.objects.get(slug="cycle2"), {src!r})
+"""
+
+NODE_STATE = """
+import json
+from preau.contents.models import Delivery, NasNode
+node = NasNode.objects.get()
+print(json.dumps({"held": node.held, "seq": node.last_checkin_seq, "agent_version": node.agent_version,
+                  "public_key": node.public_key,
+                  "deliveries": sorted(d.release.version for d in Delivery.objects.filter(node=node))}))
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_end_to_end_enrol_check_in_and_pull_through_a_real_server(tmp_path):
+    """The real agent (`preau-nas enrol`, then `preau-nas run --once` as for cron) against the real
+    server: it sends its credential on every store request, pulls v1, then v2 through the delta bundle,
+    and reports what it holds; its tree is byte-identical to the published folder each time."""
+    import subprocess
 
     from tests.servers import running_server
 
@@ -261,40 +294,49 @@ def test_end_to_end_enrol_check_in_and_pull_through_a_real_server(tmp_path, monk
     env = {"PREAU_CONTENT_STORE": str(store), "PREAU_CONTENT_KEY": str(key)}
     setup = [["shell", "-c", SETUP.format(src=str(src), out=str(code_file))]]
     with running_server(data, setup=setup, extra_env=env) as server:
-        url = server["url"]
-        status, body = _http(url + ENROL, {"code": code_file.read_text(), "agent_version": "e2e"})
-        assert status == 200, body
-        answer = json.loads(body)
-        assert answer["store_url"] == f"{url}/contenus/store/" and answer["collections"] == ["cycle2"]
-        auth = f"Bearer {answer['node_id']}:{answer['credential']}"
-        status, body = _http(url + CHECKIN, {"seq": 1, "held": {}, "disk_free": 10**10}, auth)
-        assert status == 200 and json.loads(body)["collections"]["cycle2"]["version"] == 1
+        url, root = server["url"], tmp_path / "nas"
 
-        root = tmp_path / "nas"
-        preau_nas.init_node(root, answer["node_id"], answer["trusted_keys"], base_url=answer["store_url"],
-                            collections=answer["collections"])
-        with pytest.raises(preau_nas.NasError, match="401"):
-            preau_nas.pull(root)  # today's agent sends no credential (docs/contents-serving.md, known gap)
+        def server_side(code: str) -> str:
+            return subprocess.run([*server["cli"], "shell", "-c", code], env=server["env"], check=True,
+                                  capture_output=True, text=True, timeout=300).stdout
 
-        # What the NAS side must learn: the Bearer header on every store request (shimmed here).
-        plain_request = http.client.HTTPConnection.request
+        # a wrong code: the server's French refusal, nothing written
+        r = _agent("enrol", "--root", str(root), "--server", url, "--code", "0000-0000-0000-0000")
+        assert r.returncode == 1 and "Code d'enrôlement inconnu ou déjà utilisé" in r.stderr
+        assert not (root / "node.json").exists()
 
-        def with_credential(self, method, path, body=None, headers=None, **kw):
-            return plain_request(self, method, path, body, {**(headers or {}), "Authorization": auth}, **kw)
+        r = _agent("enrol", "--root", str(root), "--server", url, "--code", code_file.read_text())
+        assert r.returncode == 0, r.stderr
+        enrolled = json.loads(r.stdout)
+        assert enrolled["base_url"] == f"{url}/contenus/store/" and enrolled["collections"] == ["cycle2"]
+        assert (root / "node.json").stat().st_mode & 0o777 == 0o600
+        assert json.loads((root / "node.json").read_text())["credential"]
 
-        monkeypatch.setattr(http.client.HTTPConnection, "request", with_credential)
-        preau_nas.pull(root)
-        tree = Path(preau_nas.Node(root).current_tree("cycle2"))
-        assert (tree / "video.bin").read_bytes() == (src / "video.bin").read_bytes()
-        assert (tree / "cycle2" / "lecture.txt").read_text() == (src / "cycle2" / "lecture.txt").read_text()
+        r = _agent("run", "--root", str(root), "--once")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(r.stdout.splitlines()[-1])["pulled"]["cycle2"]["status"] == "updated"
+        assert _tree(root / "collections" / "cycle2" / "current") == _tree(src)
 
-        # a second version, published beside the server (the store is shared): the NAS one version
-        # behind takes the delta bundle through the app
+        # a second version published on the server: the NAS one version behind takes the delta bundle
         (src / "cycle2" / "calcul.txt").write_text("2 + 2 = 4\n")
-        assert preau_nas.publish(store, "cycle2", src, key)["delta_bytes"]
-        preau_nas.pull(root)
-        tree = Path(preau_nas.Node(root).current_tree("cycle2"))
-        assert (tree / "cycle2" / "calcul.txt").read_text() == "2 + 2 = 4\n"
-        status, body = _http(url + CHECKIN, {"seq": 2, "held": {"cycle2": 2}}, auth)
-        assert status == 200
-        assert "/contenus/store/deltas/cycle2/" in server["log"].read_text()
+        server_side(PUBLISH_V2.format(src=str(src)))
+        r = _agent("run", "--root", str(root), "--once")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(r.stdout.splitlines()[-1])["pulled"]["cycle2"]["via"] == "delta"
+        assert _tree(root / "collections" / "cycle2" / "current") == _tree(src)
+        log = server["log"].read_text()
+        assert "/contenus/store/deltas/cycle2/" in log and '/contenus/store/objects/' in log
+        assert '"GET /contenus/store/' in log and '" 401 ' not in log  # every store request authenticated
+
+        # the server knows what the NAS holds: two online deliveries, the agent's key and version
+        state = json.loads(server_side(NODE_STATE).strip().splitlines()[-1])
+        assert state["held"] == {"cycle2": 2} and state["deliveries"] == [1, 2] and state["seq"] > 0
+        assert state["agent_version"] and state["public_key"] == enrolled["public_key"]
+
+        # a node without the credential (initialised by hand) is refused by the store, clearly
+        plain = tmp_path / "plain"
+        assert _agent("init", "--root", str(plain), "--node-id", "plain", "--trust",
+                      json.loads((root / "node.json").read_text())["trusted_keys"][0],
+                      "--base-url", enrolled["base_url"], "-c", "cycle2").returncode == 0
+        r = _agent("pull", "--root", str(plain))
+        assert r.returncode == 1 and "HTTP 401" in r.stdout + r.stderr
