@@ -242,8 +242,13 @@ def run_once(root, *, ignore_windows: bool = False, progress=None, timeout: floa
                 out["seq"] = ci["seq"]
     except NasError as exc:
         out["ok"], out["error"], out["code"] = False, str(exc), exc.code
-    _save_agent_state(node, last_round=fmt_time(utcnow()),
-                      last_error=None if out["ok"] else {"time": fmt_time(utcnow()), "message": out["error"]})
+    except OSError as exc:  # e.g. the state disk: the loop must survive it and retry
+        out["ok"], out["error"], out["code"] = False, f"{node.root}: {exc}", "error"
+    try:
+        _save_agent_state(node, last_round=fmt_time(utcnow()),
+                          last_error=None if out["ok"] else {"time": fmt_time(utcnow()), "message": out["error"]})
+    except OSError:
+        pass
     return out
 
 
