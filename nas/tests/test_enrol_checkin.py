@@ -337,3 +337,22 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_revoked_node_keeps_serving_and_records_the_refusal(tmp_path, env, preau):
+    node = _enrolled(tmp_path, preau)
+    src = make_tree(tmp_path / "src", big=100_000)
+    preau.offer(env.publish(src))
+    assert preau_nas.run(node.root, once=True)["ok"]
+    served = tree_snapshot(current(node.root))
+    global CREDENTIAL
+    old, CREDENTIAL = CREDENTIAL, "a-new-credential-after-revocation"
+    try:
+        sleeps = []
+        r = preau_nas.run(node.root, max_rounds=2, sleep=sleeps.append)
+    finally:
+        CREDENTIAL = old
+    assert not r["ok"] and r["code"] == "refused" and "Identifiants du NAS refusés" in r["error"]
+    assert len(sleeps) == 1 and sleeps[0] <= agent.BACKOFF_BASE
+    assert "Identifiants du NAS refusés" in agent.agent_state(node.root)["last_error"]["message"]
+    assert tree_snapshot(current(node.root)) == served
