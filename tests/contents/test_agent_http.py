@@ -228,21 +228,6 @@ Path({out!r}).write_text(code)
 """
 
 
-def _http(url, data=None, auth=None):
-    import urllib.error
-    import urllib.request
-
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    if auth:
-        headers["Authorization"] = auth
-    request = urllib.request.Request(url, json.dumps(data).encode() if data is not None else None, headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
 def _tree(root: Path) -> dict:
     """{relative path: bytes or "dir"} of a whole tree, for a byte-for-byte comparison."""
     return {str(p.relative_to(root)): "dir" if p.is_dir() else p.read_bytes() for p in sorted(root.rglob("*"))}
