@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from preau.accounts import access
+from preau.contents.freshness import school_block as school_contents
 from preau.core.audit import history
 from preau.core.exports import export_response
 from preau.core.pagination import paginate
@@ -126,6 +127,7 @@ def school_detail(request: HttpRequest, uai: str) -> HttpResponse:
         "staff": school.staff.filter(is_active=True).order_by("role", "last_name"),
         "history": history(school)[:20] if request.user.is_admin else [],
         "equipment": school_equipment(request.user, school),
+        "contents": school_contents(request.user, school),
     })
 
 
