@@ -92,14 +92,21 @@ class Freshness:
     failing: list  # [(SchoolRow, NodeRow)]
 
 
-def subscribed(subs: list[tuple], school: SchoolRow) -> bool:
-    """subs: [(scope, commune_id, school_kind, school_id)] of one collection."""
+def subscribed_schools(subs: list[tuple], schools: dict, by_commune: dict, by_kind: dict) -> list[int]:
+    """The pks of the schools (of `schools`) a collection's subscriptions reach, in the order of `schools`.
+    subs: [(scope, commune_id, school_kind, school_id)]; by_commune / by_kind: {commune_id / kind: [pk]}."""
     S = Subscription.Scope
+    if any(scope == S.ALL for scope, *_rest in subs):
+        return list(schools)
+    reached: set[int] = set()
     for scope, commune_id, kind, school_id in subs:
-        if (scope == S.ALL or (scope == S.COMMUNE and commune_id == school.commune_id)
-                or (scope == S.KIND and kind == school.kind) or (scope == S.SCHOOL and school_id == school.pk)):
-            return True
-    return False
+        if scope == S.COMMUNE:
+            reached.update(by_commune.get(commune_id, ()))
+        elif scope == S.KIND:
+            reached.update(by_kind.get(kind, ()))
+        elif scope == S.SCHOOL and school_id in schools:
+            reached.add(school_id)
+    return [pk for pk in schools if pk in reached]
 
 
 def state_of(node: NodeRow | None, slug: str, versions: list[int]) -> str:
@@ -140,16 +147,20 @@ def compute(schools_qs, now=None) -> Freshness:
     for collection_id, *rest in Subscription.objects.values_list("collection_id", "scope", "commune_id",
                                                                  "school_kind", "school_id"):
         subs.setdefault(collection_id, []).append(tuple(rest))
+    by_commune: dict[int, list[int]] = {}
+    by_kind: dict[str, list[int]] = {}
+    for pk, school in schools.items():
+        by_commune.setdefault(school.commune_id, []).append(pk)
+        by_kind.setdefault(school.kind, []).append(pk)
     out = []
     for collection in Collection.objects.order_by("name"):
         cv = versions.get(collection.pk, [])
         cf = CollectionFreshness(collection, cv[-1] if cv else None)
         if cv:
-            for pk, school in schools.items():
-                if subscribed(subs.get(collection.pk, []), school):
-                    state = state_of(nodes.get(pk), collection.slug, cv)
-                    cf.states[pk] = state
-                    cf.counts[state] += 1
+            for pk in subscribed_schools(subs.get(collection.pk, []), schools, by_commune, by_kind):
+                state = state_of(nodes.get(pk), collection.slug, cv)
+                cf.states[pk] = state
+                cf.counts[state] += 1
         out.append(cf)
     silent = [(schools[pk], n) for pk, n in nodes.items() if pk in schools and n.silent]
     failing = [(schools[pk], n) for pk, n in nodes.items() if pk in schools and n.active and n.last_error]

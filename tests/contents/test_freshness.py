@@ -170,3 +170,13 @@ def test_school_block_never_and_silent(built, login):
     assert "pas encore de NAS" in html and 'data-state="never"' in html
     html = login(built.cast.admin).get(reverse("territory:school", args=[built.s_silent.uai])).content.decode()
     assert 'data-state="silent"' in html and "silencieux" in html
+
+
+def test_commune_and_kind_subscriptions(built):
+    c = Collection.objects.create(slug="maternelles", name="Maternelles et Saint-Chamond")
+    Subscription.objects.create(collection=c, scope=Subscription.Scope.KIND, school_kind="maternelle")
+    Subscription.objects.create(collection=c, scope=Subscription.Scope.COMMUNE, commune=built.cast.commune_b)
+    Release.objects.create(collection=c, version=1, manifest="x1")
+    cf = {x.collection.slug: x for x in freshness.compute(School.objects.all()).collections}["maternelles"]
+    # sb1 (maternelle, commune B, holds nothing of it) and the silent school of commune B; nobody else.
+    assert cf.states == {built.cast.sb1.pk: "never", built.s_silent.pk: "silent"}
