@@ -23,3 +23,21 @@ def run_publish(params: dict, progress, user) -> dict:
         return {"changed": False, "message": "Contenu identique à la dernière version : rien de publié."}
     return {"changed": True, "collection": collection.slug, "version": release.version,
             "new_bytes": release.new_bytes, "total_bytes": release.total_bytes}
+
+
+@job_kind("contents.tour_bundle")
+def run_tour_bundle(params: dict, progress, user) -> dict:
+    """One USB bundle for a tour (preau.contents.tours.build_bundle); cancel-safe (temporary folder)."""
+    from . import services, tours
+    from .models import Tour
+
+    tour = Tour.objects.get(pk=params["tour"])
+
+    def on_event(event: dict) -> None:
+        if event.get("total"):
+            progress(int(event.get("done", 0)), int(event["total"]), event.get("phase", ""))
+
+    try:
+        return tours.build_bundle(tour, progress=on_event)
+    except services.ContentsError as exc:
+        raise JobError(str(exc)) from exc

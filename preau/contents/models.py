@@ -139,3 +139,51 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.node_id} ← {self.release_id}"
+
+
+class Tour(models.Model):
+    """An operator's tour: offline schools visited in order with one USB bundle, receipts brought back."""
+
+    class State(models.TextChoices):
+        PLANNED = "planned", _("prévue")
+        BUNDLE_READY = "bundle_ready", _("disque prêt")
+        ON_TOUR = "on_tour", _("en tournée")
+        DONE = "done", _("terminée")
+
+    name = models.CharField(_("nom"), max_length=40, unique=True)
+    planned_on = models.DateField(_("prévue le"), null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("créée par"), null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    state = models.CharField(_("état"), max_length=12, choices=State.choices, default=State.PLANNED)
+    bundle_path = models.CharField(_("dossier du disque"), max_length=500, blank=True)
+    bundle_id = models.CharField(_("identifiant du disque"), max_length=80, blank=True)
+    bundle_bytes = models.BigIntegerField(_("taille du disque"), default=0)
+    job = models.ForeignKey("core.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_ingest = models.JSONField(_("dernier relevé des accusés"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("tournée")
+        verbose_name_plural = _("tournées")
+        ordering = ["-planned_on", "-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TourStop(models.Model):
+    tour = models.ForeignKey(Tour, on_delete=models.CASCADE, related_name="stops")
+    school = models.ForeignKey("territory.School", verbose_name=_("école"), on_delete=models.CASCADE,
+                               related_name="+")
+    order = models.PositiveSmallIntegerField(_("ordre"))
+    needs = models.JSONField(_("besoins"), default=dict, blank=True,
+                             help_text=_("{collection: {held: version ou null, target: version}}"))
+
+    class Meta:
+        verbose_name = _("étape de tournée")
+        verbose_name_plural = _("étapes de tournée")
+        ordering = ["tour", "order"]
+        constraints = [models.UniqueConstraint(fields=["tour", "school"], name="unique_tour_stop")]
+
+    def __str__(self) -> str:
+        return f"{self.tour_id} #{self.order}"
