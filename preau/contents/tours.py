@@ -180,10 +180,13 @@ def build_bundle(tour: Tour, progress=None) -> dict:
         raise services.ContentsError(_("Les écoles de cette tournée n'ont besoin de rien : pas de disque à faire."))
     root = bundles_root()
     root.mkdir(parents=True, exist_ok=True)
+    current = current_releases()  # the engine's "latest" may be a withdrawn release: aim at the current one
+    targets = {slug: current[slug].manifest for slug in collections if slug in current}
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
     try:
         summary = preau_nas.bundle.build(services.store_path(), work / "bundle", services.publisher_key_path(),
-                                         collections=collections, from_versions=starts, progress=progress)
+                                         collections=collections, from_versions=starts, targets=targets,
+                                         progress=progress)
         final = root / f"tour-{tour.pk}-{summary['bundle'][:16]}-{uuid.uuid4().hex[:6]}"
         os.replace(work / "bundle", final)
     finally:
@@ -238,7 +241,7 @@ def tour_for_bundle(bundle_dir) -> Tour:
     try:
         data = (Path(bundle_dir) / "preau-bundle.json").read_bytes()
         _obj, bundle_id, _signer = open_envelope(data, None, "bundle")
-    except (OSError, Exception) as exc:  # noqa: BLE001 — any unreadable file is the same refusal
+    except Exception as exc:  # noqa: BLE001 — missing, unreadable or not a signed envelope: the same refusal
         raise services.ContentsError(_("%(d)s : pas un disque de tournée lisible (%(e)s).")
                                      % {"d": bundle_dir, "e": exc}) from exc
     tour = Tour.objects.filter(bundle_id=bundle_id).first()
@@ -287,7 +290,7 @@ def _refusal(error: str) -> str:
     if "forged" in error:
         return _("signature qui n'est pas celle du NAS (accusé falsifié)")
     if "unknown node" in error:
-        return _("NAS inconnu de cette tournée (école hors tournée ou autre déploiement)")
+        return _("NAS inconnu de cette tournée (école hors tournée, NAS sans clé enregistrée ou autre déploiement)")
     if "another bundle" in error:
         return _("accusé écrit pour un autre disque")
     return _("accusé illisible ou modifié (%(e)s)") % {"e": error}

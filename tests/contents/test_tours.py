@@ -235,3 +235,14 @@ def test_pages_managers_act_committee_reads(cast, login, world):
     assert director.get(reverse("contents:tours")).status_code == 403
     assert director.get(reverse("contents:tour", args=[tour.pk])).status_code == 403
     assert json.loads(json.dumps(tour.last_ingest or {})) == (tour.last_ingest or {})
+
+
+def test_withdrawn_release_is_not_carried(cast, world):
+    services.do_withdraw_release(cast.admin, world.v2, "erreur")
+    tour = tours.do_plan_tour(cast.technician, name="T", uais="0429902K 0429903L")
+    assert [s.needs for s in tour.stops.order_by("order")] == [{}, {"cycle2": {"held": None, "target": 1}}]
+    result = contents_jobs.run_tour_bundle({"tour": tour.pk}, lambda d, t, m: None, None)
+    assert result["collections"] == {"cycle2": 1}
+    tour.refresh_from_db()
+    preau_nas.bundle.apply(world.roots["sa2"], tour.bundle_path)
+    assert _files(Path(preau_nas.Node(world.roots["sa2"]).current_tree("cycle2"))) == world.v1_tree
