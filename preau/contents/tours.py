@@ -170,11 +170,22 @@ def from_versions(tour: Tour) -> tuple[list[str], dict[str, list]]:
     return sorted(collections), starts
 
 
+def check_can_build(tour: Tour) -> None:
+    """A disk cannot be rebuilt once NAS have applied it (their receipts name its id), nor twice at once."""
+    if tour.state in (Tour.State.ON_TOUR, Tour.State.DONE):
+        raise services.ContentsError(_("Des NAS ont déjà appliqué le disque de cette tournée : prévoyez une "
+                                       "nouvelle tournée plutôt que de le reconstruire."))
+    if tour.job_id and tour.job.status in (tour.job.Status.QUEUED, tour.job.Status.RUNNING):
+        raise services.ContentsError(_("Le disque de cette tournée est déjà en construction."))
+
+
 def build_bundle(tour: Tour, progress=None) -> dict:
     """Build the tour's bundle (engine events → progress(event)). Written to a temporary folder, renamed when
     complete; on any error or cancellation the temporary folder is removed and the tour is unchanged."""
     import preau_nas
 
+    if tour.state in (Tour.State.ON_TOUR, Tour.State.DONE):
+        check_can_build(tour)
     collections, starts = from_versions(tour)
     if not collections:
         raise services.ContentsError(_("Les écoles de cette tournée n'ont besoin de rien : pas de disque à faire."))

@@ -98,10 +98,13 @@ def tour_sheet(request: HttpRequest, pk: int) -> HttpResponse:
 def tour_build(request: HttpRequest, pk: int) -> HttpResponse:
     tour = _get_tour(request.user, pk)
     access.require_manage_contents(request.user)
-    if not any(stop.needs for stop in tour.stops.all()):
-        return render(request, "contents/tour.html", _tour_context(
-            request, tour, error=_("Les écoles de cette tournée n'ont besoin de rien : pas de disque à faire.")),
-            status=400)
+    try:
+        tours.check_can_build(tour)
+        if not any(stop.needs for stop in tour.stops.all()):
+            raise services.ContentsError(_("Les écoles de cette tournée n'ont besoin de rien : pas de disque à "
+                                           "faire."))
+    except services.ContentsError as exc:
+        return render(request, "contents/tour.html", _tour_context(request, tour, error=str(exc)), status=400)
     job = jobs.enqueue("contents.tour_bundle", {
         "tour": tour.pk, "title": _("Disque de la tournée %(n)s") % {"n": tour.name},
         "result_template": "contents/tour_bundle_result.html",

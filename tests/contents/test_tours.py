@@ -196,6 +196,8 @@ def test_pages_managers_act_committee_reads(cast, login, world):
     assert jobs.run(job.pk).status == Job.Status.DONE
     tour.refresh_from_db()
     assert tour.job == job and tour.state == Tour.State.BUNDLE_READY
+    job_page = client.get(reverse("core:job", args=[job.pk])).content.decode()
+    assert reverse("contents:tour", args=[tour.pk]) in job_page and tour.bundle_id in job_page
 
     download = client.get(reverse("contents:tour-download", args=[tour.pk]))
     assert download.status_code == 200
@@ -214,6 +216,10 @@ def test_pages_managers_act_committee_reads(cast, login, world):
     answer = client.post(reverse("contents:tour-receipts", args=[tour.pk]), {"receipts": upload})
     assert answer.status_code == 302
     assert Delivery.objects.get(node=world.nodes["sa2"], release=world.v2).via == "tour"
+    tour.refresh_from_db()
+    assert tour.state == Tour.State.DONE
+    rebuild = client.post(reverse("contents:tour-build", args=[tour.pk]))  # NAS applied it: no new disk
+    assert rebuild.status_code == 400 and "déjà appliqué" in rebuild.content.decode()
     refused = client.post(reverse("contents:tour-receipts", args=[tour.pk]),
                           {"receipts": [SimpleUploadedFile("notes.txt", b"x")]})
     assert refused.status_code == 400 and "notes.txt" in refused.content.decode()
