@@ -50,13 +50,11 @@ def _map(user, schools: dict, cf: freshness.CollectionFreshness) -> dict:
 def freshness_dashboard(request: HttpRequest) -> HttpResponse:
     access.require_see_nodes(request.user)
     data = freshness.compute(territory_access.schools_for(request.user))
-    chosen = None
+    # The map shows the collection asked for, else the one reaching the most schools.
     wanted = request.GET.get("collection", "")
-    for cf in data.collections:
-        if cf.collection.slug == wanted or (chosen is None and not wanted):
-            chosen = cf
+    chosen = next((cf for cf in data.collections if cf.collection.slug == wanted), None)
     if chosen is None and data.collections:
-        chosen = data.collections[0]
+        chosen = max(data.collections, key=lambda cf: cf.total)
     late: list = []
     if chosen is not None:
         slug = chosen.collection.slug

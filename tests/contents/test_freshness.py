@@ -180,3 +180,10 @@ def test_commune_and_kind_subscriptions(built):
     cf = {x.collection.slug: x for x in freshness.compute(School.objects.all()).collections}["maternelles"]
     # sb1 (maternelle, commune B, holds nothing of it) and the silent school of commune B; nobody else.
     assert cf.states == {built.cast.sb1.pk: "never", built.s_silent.pk: "silent"}
+
+
+def test_dashboard_map_defaults_to_the_widest_collection(built, login):
+    html = login(built.cast.committee).get(reverse("contents:freshness")).content.decode()
+    assert "Carte : Ressources cycle 2" in html
+    map_part = html[html.index('id="map"'):]
+    assert 'data-uai="0429913W"' in map_part and 'id="late"' in map_part
