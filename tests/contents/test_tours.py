@@ -218,6 +218,8 @@ def test_pages_managers_act_committee_reads(cast, login, world):
     assert Delivery.objects.get(node=world.nodes["sa2"], release=world.v2).via == "tour"
     tour.refresh_from_db()
     assert tour.state == Tour.State.DONE
+    page = client.get(reverse("contents:tour", args=[tour.pk])).content.decode()
+    assert f"accusé {receipt.name} accepté" in page and "Aucune livraison relevée" not in page
     rebuild = client.post(reverse("contents:tour-build", args=[tour.pk]))  # NAS applied it: no new disk
     assert rebuild.status_code == 400 and "déjà appliqué" in rebuild.content.decode()
     refused = client.post(reverse("contents:tour-receipts", args=[tour.pk]),
@@ -252,3 +254,12 @@ def test_withdrawn_release_is_not_carried(cast, world):
     tour.refresh_from_db()
     preau_nas.bundle.apply(world.roots["sa2"], tour.bundle_path)
     assert _files(Path(preau_nas.Node(world.roots["sa2"]).current_tree("cycle2"))) == world.v1_tree
+
+
+def test_command_refuses_a_folder_that_is_not_a_tour_disk(cast, world, tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="pas un disque de tournée"):
+        call_command("receipts_ingest", str(tmp_path / "nothing"))
+    with pytest.raises(CommandError, match="Tournée inconnue"):
+        call_command("receipts_ingest", str(tmp_path), "--tour", "absente")
