@@ -34,8 +34,10 @@ def nav(request):
         (reverse("territory:schools"), _("Écoles")),
     ]
     items += fleet_nav(user)
-    if user.sees_whole_territory:  # admins, technicians, committees (preau.contents.access)
-        items.append((reverse("contents:collections"), _("Contenus")))
+    from preau.contents.access import can_see_nodes
+
+    if can_see_nodes(user):  # the freshness of the contents on the NAS of the user's schools
+        items.append((reverse("contents:freshness"), _("Contenus")))
     if user.can_import:
         items.append((reverse("territory:imports"), _("Imports")))
     if user.is_admin:
