@@ -229,6 +229,11 @@ def stream_tar(tour: Tour, chunk: int = 1 << 20):
     import tarfile
 
     prefix = f"preau-{tour.name}"
+    base = Path(tour.bundle_path)
+    for directory in sorted(p for p in base.rglob("*") if p.is_dir()):  # receipts/ is empty until the tour
+        info = tarfile.TarInfo(f"{prefix}/{directory.relative_to(base).as_posix()}")
+        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(directory.stat().st_mtime)
+        yield info.tobuf(format=tarfile.PAX_FORMAT, encoding="utf-8", errors="surrogateescape")
     for rel, path in bundle_files(tour):
         size = path.stat().st_size
         info = tarfile.TarInfo(f"{prefix}/{rel}")

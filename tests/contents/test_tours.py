@@ -180,7 +180,7 @@ def test_cancelled_build_leaves_no_bundle(cast, world):
     assert list(Path(tours.bundles_root()).iterdir()) == []
 
 
-def test_pages_managers_act_committee_reads(cast, login, world):
+def test_pages_managers_act_committee_reads(cast, login, world, tmp_path):
     client = login(cast.technician)
     answer = client.post(reverse("contents:tours"), {"name": "Tournée B", "planned_on": "2026-12-10",
                                                      "commune": cast.commune_a.insee})
@@ -204,14 +204,18 @@ def test_pages_managers_act_committee_reads(cast, login, world):
     archive = tarfile.open(fileobj=io.BytesIO(b"".join(download.streaming_content)))
     names = archive.getnames()
     assert "preau-Tournée B/preau-bundle.json" in names and "preau-Tournée B/index.bin" in names
+    assert archive.getmember("preau-Tournée B/receipts").isdir()
     signed = archive.extractfile("preau-Tournée B/preau-bundle.json").read()
     assert signed == (Path(tour.bundle_path) / "preau-bundle.json").read_bytes()
 
     sheet = client.get(reverse("contents:tour-sheet", args=[tour.pk])).content.decode()
     assert "École Sainte-Marie" in sheet and tour.bundle_id in sheet and "cycle2" in sheet
 
-    preau_nas.bundle.apply(world.roots["sa2"], tour.bundle_path)
-    receipt = next((Path(tour.bundle_path) / "receipts").glob("*.json"))
+    archive.extractall(tmp_path / "usb", filter="data")  # the downloaded disk, as the technician carries it
+    usb = tmp_path / "usb" / "preau-Tournée B"
+    preau_nas.bundle.apply(world.roots["sa2"], usb)
+    assert _files(Path(preau_nas.Node(world.roots["sa2"]).current_tree("cycle2"))) == _files(world.src)
+    receipt = next((usb / "receipts").glob("*.json"))
     upload = [SimpleUploadedFile(receipt.name, receipt.read_bytes(), "application/json")]
     answer = client.post(reverse("contents:tour-receipts", args=[tour.pk]), {"receipts": upload})
     assert answer.status_code == 302
