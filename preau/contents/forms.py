@@ -6,7 +6,7 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from preau.territory.models import Commune, School, SchoolKind
 
@@ -20,7 +20,7 @@ def import_root() -> Path:
 
 
 class CollectionForm(forms.Form):
-    slug = forms.SlugField(label=gettext_lazy("Identifiant"), max_length=60,
+    slug = forms.SlugField(label=pgettext_lazy("collection", "Identifiant"), max_length=60,
                            help_text=gettext_lazy("Nom dans le magasin et sur les NAS : lettres, chiffres, tirets."))
     name = forms.CharField(label=gettext_lazy("Nom"), max_length=120)
     description = forms.CharField(label=gettext_lazy("Description"), required=False, widget=forms.Textarea(

@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from preau.accounts import access as territory_access
@@ -30,12 +31,12 @@ from preau.territory.models import SchoolKind
 from . import access, forms, services
 from .models import Collection, NasNode, Release, Subscription
 
-NODE_STATUSES = [
-    ("enrolled", "enrôlés"),
-    ("silent", "silencieux"),
-    ("never", "jamais enrôlés"),
-    ("revoked", "révoqués"),
-    ("error", "en erreur"),
+NODE_STATUSES = [  # labels translated where they are shown
+    ("enrolled", gettext_noop("enrôlés")),
+    ("silent", gettext_noop("silencieux")),
+    ("never", gettext_noop("jamais enrôlés")),
+    ("revoked", gettext_noop("révoqués")),
+    ("error", gettext_noop("en erreur")),
 ]
 
 
