@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-import bench-sync bench-fleet venv clean
+.PHONY: run test lint bench bench-import bench-sync bench-fleet bench-contents venv clean
 
 # Create/refresh the virtualenv when pyproject files change.
 $(STAMP): pyproject.toml nas/pyproject.toml
@@ -42,6 +42,11 @@ bench-sync: $(STAMP)
 ## make bench-fleet: 1M assets, 300k classes on SQLite (and PostgreSQL when DATABASE_URL is set); QUICK=1: 20k
 bench-fleet: $(STAMP)
 	$(PY) bench/fleet.py $(if $(QUICK),--quick,)
+
+## make bench-contents: 50,000 NAS check-ins on gunicorn + PostgreSQL, freshness dashboard 50k nodes x 20 collections,
+## a 30-school tour bundle vs per-school deltas; QUICK=1: small sizes (runs in the suite)
+bench-contents: $(STAMP)
+	$(PY) bench/contents.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) .venv-nas
