@@ -1,0 +1,323 @@
+"""Benchmark: contents on 50,000 school NAS (`make bench-contents`, QUICK=1 for a run of a minute or two).
+
+Builds a database with 50,000 schools, each with an enrolled NAS, 20 collections and their releases and
+subscriptions (bench/contents_data.py, raw bulk inserts), then measures. One JSON line per case:
+
+  {"bench":"contents","db":"sqlite"|"postgresql","size":…,"nodes":…,"case":…,…}
+
+- checkin (PostgreSQL only): a real gunicorn serving Préau (DEBUG off) and a load generator on 127.0.0.1
+  (bench/contents_load.py) sending every NAS's check-in with its own node id, credential, next seq and held
+  versions: sustained check-ins/s, p50/p95/p99 ms, errors by status, the workers' configuration, the CPU of
+  the generator and of the server; then the same load against a trivial WSGI application under the same
+  gunicorn (bench/contents_baseline.py), the ceiling, and Préau's share of it (`vs_baseline`);
+- dashboard: the freshness dashboard /contenus/fraicheur/ as an admin (every school) and as a commune's
+  staff (its schools): p50/p95 ms, SQL queries; also on a small database (500 NAS) to show that the number
+  of queries does not grow with the data;
+- tour_bundle: a tour of 30 schools at mixed versions of 3 really published collections (some NAS empty),
+  its bundle built by the real engine (preau.contents.tours.build_bundle): seconds, bytes, and the sum of
+  the 30 bundles each school would need alone (`sum_per_school_bytes`, `ratio` = bundle / sum).
+A case whose prerequisite is missing prints {"case":…,"skipped":…}. Targets are printed, not asserted:
+>= 500 check-ins/s without error, dashboard p95 <= 200 ms with a bounded number of queries, tour bundle
+smaller than the sum of the per-school bundles.
+
+SQLite in a temporary directory, always; PostgreSQL in a dedicated database, preau_bench_contents, created
+and dropped on the server of DATABASE_URL (postgres://…), else of postgres://postgres@127.0.0.1:5432/postgres
+when it answers; when no PostgreSQL answers, the check-in case is skipped with the reason.
+
+    .venv/bin/python bench/contents.py [--quick] [--db sqlite|postgresql] [--only case,…] [--keep]
+                                       [--workers N] [--threads N] [--concurrency N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+CASES = ["dashboard", "checkin", "tour_bundle"]
+# (label, nodes, cases, check-ins sent, tour schools)
+FULL = [("small", 500, ["dashboard"], 0, 0), ("full", 50_000, CASES, 50_000, 30)]
+QUICK = [("small", 200, ["dashboard"], 0, 0), ("quick", 2_000, CASES, 4_000, 6)]
+TARGETS = {"checkin_per_s": 500, "checkin_errors": 0, "dashboard_p95_ms": 200, "tour_bundle_ratio_below": 1}
+PG_NAME = "preau_bench_contents"
+DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def emit(**fields):
+    print(json.dumps({"bench": "contents", **fields}, ensure_ascii=False), flush=True)
+
+
+# ============================================================================ parent: one child per (db, size)
+
+
+def _pg_admin_url(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
+def _pg(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_pg_admin_url(url), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql)
+
+
+def _pg_url() -> tuple[str | None, str]:
+    """(URL of a PostgreSQL server that answers, or None; the reason when none)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        url = DEFAULT_PG
+    try:
+        _pg(url, "SELECT 1")
+    except Exception as e:  # psycopg missing, server down, refused…
+        host = urlsplit(url).hostname, urlsplit(url).port
+        return None, f"PostgreSQL unreachable at {host[0]}:{host[1]} ({type(e).__name__}: {str(e)[:200]})"
+    return url, ""
+
+
+def parent(args) -> int:
+    sizes = QUICK if args.quick else FULL
+    pg_url, why = (None, "not asked (--db sqlite)") if args.db == "sqlite" else _pg_url()
+    dbs = [args.db] if args.db else ["sqlite", "postgresql"]
+    only = set(args.only.split(",")) if args.only else None
+    rc = 0
+    if pg_url is None and "postgresql" in dbs:
+        if args.db == "postgresql":
+            log(why)
+            return 2
+        dbs.remove("postgresql")
+    if pg_url is None and (only is None or "checkin" in only):
+        emit(case="checkin", skipped=f"needs PostgreSQL: {why}")
+    for db in dbs:
+        for label, nodes, cases, checkins, tour_schools in sizes:
+            cases = [c for c in cases if (only is None or c in only) and (c != "checkin" or db == "postgresql")]
+            if not cases:
+                continue
+            tmp = Path(tempfile.mkdtemp(prefix="preau-bench-contents-"))
+            (tmp / "static").mkdir()  # DEBUG off: WhiteNoise wants STATIC_ROOT to exist
+            env = dict(os.environ, PREAU_DATA_DIR=str(tmp), DJANGO_SETTINGS_MODULE="preau.settings", DEBUG="0",
+                       PREAU_SECRET_KEY="bench-only-" + os.urandom(16).hex(), PREAU_JOBS_INLINE="1")
+            env.pop("REDIS_URL", None)  # each gunicorn worker its own local-memory cache, as without Redis
+            if db == "sqlite":
+                env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+            else:
+                _pg(pg_url, f"DROP DATABASE IF EXISTS {PG_NAME}")
+                _pg(pg_url, f"CREATE DATABASE {PG_NAME}")
+                env["DATABASE_URL"] = urlunsplit(urlsplit(pg_url)._replace(path=f"/{PG_NAME}"))
+            cmd = [sys.executable, __file__, "--child", "--db", db, "--label", label, "--nodes", str(nodes),
+                   "--cases", ",".join(cases), "--checkins", str(checkins), "--tour-schools", str(tour_schools),
+                   "--tmp", str(tmp), "--workers", str(args.workers), "--threads", str(args.threads),
+                   "--concurrency", str(args.concurrency)] + (["--quick"] if args.quick else [])
+            log(f"== {db}, {label}: {nodes:,} NAS: {', '.join(cases)}")
+            try:
+                rc = subprocess.call(cmd, env=env) or rc
+            finally:
+                if args.keep:
+                    log(f"kept: {tmp}" + (f" and database {PG_NAME}" if db == "postgresql" else ""))
+                else:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    if db == "postgresql":
+                        _pg(pg_url, f"DROP DATABASE IF EXISTS {PG_NAME}")
+    emit(targets=TARGETS)
+    return rc
+
+
+# ============================================================================ child: build, then measure
+
+
+def percentile(values: list[float], p: float) -> float:
+    s = sorted(values)
+    if not s:
+        return 0.0
+    k = (len(s) - 1) * p
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def stats_ms(times: list[float], p99: bool = False) -> dict:
+    out = {"p50_ms": round(percentile(times, 0.5) * 1000, 1), "p95_ms": round(percentile(times, 0.95) * 1000, 1)}
+    if p99:
+        out["p99_ms"] = round(percentile(times, 0.99) * 1000, 1)
+    out["n"] = len(times)
+    return out
+
+
+class Child:
+    def __init__(self, args, info: dict):
+        from django.db import connection
+
+        self.args = args
+        self.info = info
+        self.connection = connection
+        self.base = {"db": connection.vendor, "size": args.label, "nodes": info["nodes"]}
+
+    def emit(self, case: str, **fields):
+        emit(**self.base, case=case, **fields)
+
+    # ------------------------------------------------------------------ dashboard
+
+    def dashboard(self):
+        from django.db import reset_queries
+        from django.test import Client
+        from django.test.utils import CaptureQueriesContext
+        from django.urls import reverse
+
+        from preau.accounts.models import User
+
+        url = reverse("contents:freshness")
+        for who, user_id in (("admin", self.info["admin"]), ("commune", self.info["mairie"])):
+            client = Client()
+            client.force_login(User.objects.get(pk=user_id))
+            urls = [url, url + "?collection=c04", url + "?collection=c05"]
+            for u in urls:  # warm-up: templates, caches, the database's pages
+                r = client.get(u)
+                if r.status_code != 200:
+                    raise RuntimeError(f"GET {u}: HTTP {r.status_code}")
+            times = []
+            rounds = 10 if self.args.quick or self.info["nodes"] <= 500 else 20
+            for i in range(rounds):
+                t = time.perf_counter()
+                r = client.get(urls[i % len(urls)])
+                times.append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    raise RuntimeError(f"GET {urls[i % len(urls)]}: HTTP {r.status_code}")
+            counts = []
+            for u in urls:
+                reset_queries()
+                with CaptureQueriesContext(self.connection) as ctx:
+                    r = client.get(u)
+                counts.append(len(ctx.captured_queries))
+            self.emit("dashboard", user=who, **stats_ms(times), queries=max(counts), queries_min=min(counts),
+                      html_kb=round(len(r.content) / 1024))
+
+    # ------------------------------------------------------------------ check-in
+
+    def checkin(self):
+        from contents_load import Agents, Gunicorn, run_load
+
+        workers, threads, concurrency = self.args.workers, self.args.threads, self.args.concurrency
+        n = self.args.checkins
+        current = self.info["current"]
+
+        def check_preau(body: bytes) -> str:
+            try:
+                answer = json.loads(body)
+                offers = answer["collections"]
+            except (ValueError, KeyError) as e:
+                return f"not an offer: {e}: {body[:200]!r}"
+            wrong = [c for c, o in offers.items() if current.get(c) != o.get("version")]
+            return f"wrong versions offered: {wrong}" if wrong else ""
+
+        def check_none(body: bytes) -> str:
+            return ""
+
+        lines = {}
+        env = dict(os.environ, DB_CONN_MAX_AGE=os.environ.get("DB_CONN_MAX_AGE", "600"))
+        for name, app, chdir, check in (("preau", "preau.wsgi", str(ROOT), check_preau),
+                                        ("baseline", "contents_baseline:application", str(ROOT / "bench"),
+                                         check_none)):
+            server = Gunicorn(app, env, workers=workers, threads=threads, chdir=chdir, log=log)
+            try:
+                server.wait_ready("/contenus/agent/checkin/" if name == "preau" else "/")
+                agents = Agents(self.info["agents"], current, seed=11 if name == "preau" else 12)
+                warm = min(200, n // 10)
+                run_load(server.port, agents, warm, concurrency, check)  # warm-up: imports, connections
+                agents.delivered = 0
+                log(f"  {name}: {n:,} check-ins, {concurrency} sockets, {server.config}")
+                result = run_load(server.port, agents, n, concurrency, check, server)
+            finally:
+                server.stop()
+            ok = result["statuses"].get(200, 0) - result["statuses"].get("bad_body", 0)
+            errors = {str(k): v for k, v in result["statuses"].items() if k != 200}
+            lines[name] = {
+                "per_s": round(len(result["times"]) / result["wall"], 1), **stats_ms(result["times"], p99=True),
+                "ok": ok, "errors": sum(errors.values()), "errors_by_status": errors,
+                "problems": result["problems"], "seconds": round(result["wall"], 1),
+                "connections": result["connections"], "deliveries_reported": agents.delivered,
+                "generator_cpu_s": result["generator_cpu_s"], "generator_cpu_pct": result["generator_cpu_pct"],
+                "server_cpu_s": result["server_cpu_s"], "machine_busy_pct": result["machine_busy_pct"],
+            }
+        from preau.contents.models import Delivery, NasNode
+
+        self.emit("checkin", server="preau", **lines["preau"], workers=server.config, concurrency=concurrency,
+                  db_conn_max_age=int(env["DB_CONN_MAX_AGE"]), baseline_per_s=lines["baseline"]["per_s"],
+                  vs_baseline=round(lines["preau"]["per_s"] / max(lines["baseline"]["per_s"], 0.1), 2),
+                  deliveries_recorded=Delivery.objects.count() - self.info["deliveries"],
+                  nodes_checked_in=NasNode.objects.filter(last_checkin_seq__gt=0).count())
+        self.emit("checkin", server="baseline", **lines["baseline"], workers=server.config, concurrency=concurrency)
+
+    # ------------------------------------------------------------------ tour bundle
+
+    def run(self, case: str):
+        if case == "tour_bundle":
+            from contents_tour import run_tour_bundle
+
+            return self.emit("tour_bundle", **run_tour_bundle(self.info, self.args.tour_schools,
+                                                              Path(self.args.tmp), quick=self.args.quick,
+                                                              log=log))
+        return getattr(self, case)()
+
+
+def child(args) -> int:
+    import django
+
+    django.setup()
+    from contents_data import generate
+    from django.core.management import call_command
+    from django.db import connection
+
+    t = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    migrate_s = time.perf_counter() - t
+    info = generate(args.nodes, log=log)
+    emit(db=connection.vendor, size=args.label, phase="generate", migrate_s=round(migrate_s, 1),
+         **{k: v for k, v in info.items() if k not in ("agents", "current", "admin", "mairie")})
+    runner = Child(args, info)
+    rc = 0
+    for case in args.cases.split(","):  # the order of CASES: the tour publishes collections for every school
+        try:
+            runner.run(case)
+        except Exception as e:  # one broken case must not hide the others
+            rc = 1
+            log(f"{case}: {type(e).__name__}: {e}")
+            runner.emit(case, error=f"{type(e).__name__}: {e}"[:500])
+    return rc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2,000 NAS, 6 tour schools (a minute or two)")
+    ap.add_argument("--db", choices=["sqlite", "postgresql"], help="only this database")
+    ap.add_argument("--only", help="comma-separated cases: " + ", ".join(CASES))
+    ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    ap.add_argument("--workers", type=int, default=4, help="gunicorn workers of the check-in case (4)")
+    ap.add_argument("--threads", type=int, default=1, help="threads per worker (1: sync workers)")
+    ap.add_argument("--concurrency", type=int, default=16, help="sockets of the load generator (16)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--label", help=argparse.SUPPRESS)
+    ap.add_argument("--nodes", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--cases", help=argparse.SUPPRESS)
+    ap.add_argument("--checkins", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--tour-schools", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    return child(args) if args.child else parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
