@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "preau.territory",
     "preau.fleet",
     "preau.contents",
+    "preau.helpdesk",
 ]
 
 MIDDLEWARE = [

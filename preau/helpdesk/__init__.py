@@ -1,0 +1,2 @@
+"""Assistance for teachers: help requests routed to the responsible party, deadlines in school working
+hours, replacements from a request, notifications, knowledge base."""

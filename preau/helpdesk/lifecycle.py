@@ -1,0 +1,66 @@
+"""A help request's lifecycle as an explicit state machine (the same shape as the fleet's).
+
+Every change of status goes through `check(current, target)`; anything not in TRANSITIONS is refused
+with a French sentence listing what is possible instead.
+"""
+
+from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+
+class Status(models.TextChoices):
+    NEW = "new", gettext_lazy("nouvelle")
+    ASSIGNED = "assigned", gettext_lazy("prise en charge")
+    IN_PROGRESS = "in_progress", gettext_lazy("en cours")
+    WAITING_SCHOOL = "waiting_school", gettext_lazy("en attente de l'école")
+    WAITING_PART = "waiting_part", gettext_lazy("en attente de pièce / remplacement")
+    RESOLVED = "resolved", gettext_lazy("résolue")
+    CLOSED = "closed", gettext_lazy("close")
+    REOPENED = "reopened", gettext_lazy("rouverte")
+
+
+S = Status
+_WORKING = (S.ASSIGNED, S.IN_PROGRESS, S.WAITING_SCHOOL, S.WAITING_PART, S.RESOLVED)
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    S.NEW: (S.ASSIGNED, S.IN_PROGRESS, S.WAITING_SCHOOL, S.RESOLVED, S.CLOSED),
+    S.ASSIGNED: (S.NEW, S.IN_PROGRESS, S.WAITING_SCHOOL, S.WAITING_PART, S.RESOLVED),
+    S.IN_PROGRESS: (S.ASSIGNED, S.WAITING_SCHOOL, S.WAITING_PART, S.RESOLVED),
+    S.WAITING_SCHOOL: (S.IN_PROGRESS, S.WAITING_PART, S.RESOLVED, S.CLOSED),
+    S.WAITING_PART: (S.IN_PROGRESS, S.WAITING_SCHOOL, S.RESOLVED),
+    S.RESOLVED: (S.CLOSED, S.REOPENED),
+    S.CLOSED: (S.REOPENED,),
+    S.REOPENED: _WORKING,
+}
+# Open requests: in a queue, counted against their deadlines.
+OPEN = (S.NEW, S.ASSIGNED, S.IN_PROGRESS, S.WAITING_SCHOOL, S.WAITING_PART, S.REOPENED)
+# The clock of the resolution deadline stops while the school has to answer.
+PAUSED = (S.WAITING_SCHOOL,)
+# Statuses meaning someone has taken charge (the take-charge deadline is met).
+TAKEN = (S.ASSIGNED, S.IN_PROGRESS, S.WAITING_SCHOOL, S.WAITING_PART, S.RESOLVED)
+DONE = (S.RESOLVED, S.CLOSED)
+
+
+class TransitionRefused(ValueError):
+    """A change of status the lifecycle does not allow; str() is a sentence for the user, in French."""
+
+
+def allowed(current: str) -> tuple[str, ...]:
+    return TRANSITIONS.get(current, ())
+
+
+def label(status: str) -> str:
+    return str(Status(status).label) if status in Status.values else status
+
+
+def check(current: str, target: str) -> None:
+    if target not in Status.values:
+        raise TransitionRefused(_("Statut inconnu : « %(s)s ».") % {"s": target})
+    if target in allowed(current):
+        return
+    if target == current:
+        raise TransitionRefused(_("La demande est déjà « %(s)s ».") % {"s": label(current)})
+    possible = ", ".join(_("« %(s)s »") % {"s": label(s)} for s in allowed(current)) or _("aucun (état final)")
+    raise TransitionRefused(
+        _("Transition refusée : une demande « %(a)s » ne peut pas passer à « %(b)s ». Possibles : %(p)s.")
+        % {"a": label(current), "b": label(target), "p": possible})
