@@ -10,6 +10,7 @@ urlpatterns = [
     path("parc/", include("preau.fleet.urls")),
     path("contenus/", include("preau.contents.urls")),
     path("contenus/", include("preau.contents.urls_agent")),
+    path("assistance/", include("preau.helpdesk.urls")),
     path("api/v1/", include("preau.api_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

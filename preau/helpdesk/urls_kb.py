@@ -1,0 +1,3 @@
+"""Knowledge base and figures."""
+
+urlpatterns = []
