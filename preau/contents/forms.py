@@ -33,20 +33,34 @@ class PublishForm(forms.Form):
                             widget=forms.Textarea(attrs={"rows": 3}))
 
     def clean_src_dir(self) -> str:
-        root = import_root()
-        raw = self.cleaned_data["src_dir"].strip()
-        path = Path(raw)
-        if not path.is_absolute():
-            path = root / path
-        path = path.resolve()
-        if path != root and root not in path.parents:
-            raise forms.ValidationError(
-                _("Dossier de publication : « %(p)s » est hors du dossier autorisé %(root)s.")
-                % {"p": raw, "root": root})
-        if not path.is_dir():
-            raise forms.ValidationError(_("Dossier de publication : « %(p)s » n'existe pas sur le serveur.")
-                                        % {"p": raw})
-        return str(path)
+        return resolve_import_dir(self.cleaned_data["src_dir"])
+
+
+def resolve_import_dir(raw: str) -> str:
+    """The absolute server folder to publish (relative paths are taken inside the import root); refused
+    outside the import root or when missing (ValidationError, a French sentence). Shared with the API."""
+    root = import_root()
+    raw = raw.strip()
+    path = Path(raw)
+    if not path.is_absolute():
+        path = root / path
+    path = path.resolve()
+    if path != root and root not in path.parents:
+        raise forms.ValidationError(
+            _("Dossier de publication : « %(p)s » est hors du dossier autorisé %(root)s.")
+            % {"p": raw, "root": root})
+    if not path.is_dir():
+        raise forms.ValidationError(_("Dossier de publication : « %(p)s » n'existe pas sur le serveur.")
+                                    % {"p": raw})
+    return str(path)
+
+
+class UploadPublishForm(forms.Form):
+    archive = forms.FileField(label=gettext_lazy("Archive (.zip, .tar, .tar.gz, .tar.zst)"),
+                              widget=forms.ClearableFileInput(attrs={
+                                  "accept": ".zip,.tar,.tgz,.gz,.bz2,.xz,.zst"}))
+    notes = forms.CharField(label=gettext_lazy("Notes de version"), required=False,
+                            widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class WithdrawForm(forms.Form):

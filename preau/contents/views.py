@@ -1,5 +1,5 @@
 """Contents pages under /contenus/: collections and their releases (publishing from a server folder as a
-background job, withdrawing, subscriptions), the schools' NAS (check-ins, versions held, enrolment codes,
+background job, or from an uploaded archive (uploads.py), withdrawing, subscriptions), the schools' NAS (check-ins, versions held, enrolment codes,
 revocation, mode).
 
 Who (preau.contents.access): admins and technicians manage; committees read everything; commune staff,
@@ -21,14 +21,15 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from preau.accounts import access as territory_access
-from preau.core import jobs
 from preau.core.pagination import paginate
 from preau.territory.models import SchoolKind
 
-from . import access, forms, services
+from . import access, forms, services, uploads
+from . import jobs as contents_jobs
 from .models import Collection, NasNode, Release, Subscription
 
 NODE_STATUSES = [  # labels translated where they are shown
@@ -118,7 +119,8 @@ def _collection_context(request, collection: Collection, **extra) -> dict:
         "collection": collection, "releases": releases, "subscriptions": subs,
         "current": services.current_release(collection),
         "can_manage": access.can_manage_contents(request.user),
-        "publish_form": forms.PublishForm(), "subscription_form": forms.SubscriptionForm(),
+        "publish_form": forms.PublishForm(), "upload_form": forms.UploadPublishForm(),
+        "upload_max": uploads.human(uploads.max_bytes()), "subscription_form": forms.SubscriptionForm(),
         "withdraw_form": forms.WithdrawForm(), "import_root": forms.import_root(),
     }
     ctx.update(extra)
@@ -140,11 +142,42 @@ def collection_publish(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return render(request, "contents/collection.html",
                       _collection_context(request, collection, publish_form=form), status=400)
-    job = jobs.enqueue("contents.publish", {
-        "collection": collection.pk, "src_dir": form.cleaned_data["src_dir"], "notes": form.cleaned_data["notes"],
-        "title": _("Publication : %(c)s") % {"c": collection.name},
-        "result_template": "contents/_publish_result.html",
-    }, user=request.user)
+    job = contents_jobs.enqueue_publish(request.user, collection, notes=form.cleaned_data["notes"],
+                                        src_dir=form.cleaned_data["src_dir"])
+    return redirect("core:job", job_id=job.pk)
+
+
+@csrf_exempt
+@login_required
+@require_POST
+def collection_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    """Publish from an uploaded archive: written straight into its upload folder (capped), checked, then the
+    same publish job (extraction with every check, publication, the upload removed)."""
+    collection = access.get_collection(request.user, slug)
+    access.require_manage_contents(request.user)
+    # Before anything reads the body (hence csrf_exempt here and the check just below).
+    request.upload_handlers = [uploads.ArchiveUploadHandler(request)]
+    return _collection_upload(request, collection)
+
+
+@csrf_protect
+def _collection_upload(request: HttpRequest, collection: Collection) -> HttpResponse:
+    form = forms.UploadPublishForm(request.POST, request.FILES)
+    token = ""
+    if form.is_valid():
+        archive = form.cleaned_data["archive"]
+        try:
+            token = uploads.receive(archive)
+        except uploads.ArchiveRefused as exc:
+            form.add_error("archive", str(exc))
+    if not token:
+        for f in request.FILES.values():
+            if isinstance(f, uploads.ArchiveUpload):
+                uploads.discard(f.token)
+        return render(request, "contents/collection.html",
+                      _collection_context(request, collection, upload_form=form), status=400)
+    job = contents_jobs.enqueue_publish(request.user, collection, notes=form.cleaned_data["notes"],
+                                        upload=token, archive=archive.name)
     return redirect("core:job", job_id=job.pk)
 
 
@@ -323,6 +356,7 @@ urlpatterns = [
     path("collections/", collection_list, name="collections"),
     path("collections/<slug:slug>/", collection_detail, name="collection"),
     path("collections/<slug:slug>/publier/", collection_publish, name="publish"),
+    path("collections/<slug:slug>/envoyer/", collection_upload, name="publish-upload"),
     path("collections/<slug:slug>/versions/<int:version>/retirer/", release_withdraw, name="withdraw"),
     path("collections/<slug:slug>/abonnements/", subscription_add, name="subscription-add"),
     path("collections/<slug:slug>/abonnements/<int:pk>/supprimer/", subscription_remove,
