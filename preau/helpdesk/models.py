@@ -170,6 +170,9 @@ class Ticket(models.Model):
     satisfaction = models.PositiveSmallIntegerField(_("satisfaction (1 à 5)"), null=True, blank=True)
     satisfaction_comment = models.CharField(_("commentaire de satisfaction"), max_length=500, blank=True)
     reopen_count = models.PositiveSmallIntegerField(_("réouvertures"), default=0)
+    # Working hours from creation, stored when it happens (the figures aggregate them in SQL).
+    take_charge_hours = models.FloatField(_("prise en charge en (heures ouvrées)"), null=True, blank=True)
+    resolve_hours = models.FloatField(_("résolue en (heures ouvrées)"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

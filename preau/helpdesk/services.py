@@ -138,6 +138,11 @@ def _apply_status(user, ticket: Ticket, target: str, now, calendar=None) -> str:
     if target in lifecycle.TAKEN and ticket.taken_at is None:
         ticket.taken_at = now
         ticket.take_charge_breached = bool(ticket.take_charge_due and now > ticket.take_charge_due)
+        calendar = calendar or WorkCalendar.load()
+        ticket.take_charge_hours = round(calendar.between(ticket.created_at, now), 2)
+    if target == Status.RESOLVED or (target == Status.CLOSED and ticket.resolved_at is None):
+        calendar = calendar or WorkCalendar.load()
+        ticket.resolve_hours = round(calendar.between(ticket.created_at, now), 2)
     if target == Status.RESOLVED:
         ticket.resolved_at = now
         ticket.resolve_breached = ticket.resolve_breached or bool(ticket.resolve_due and now > ticket.resolve_due)
@@ -147,6 +152,7 @@ def _apply_status(user, ticket: Ticket, target: str, now, calendar=None) -> str:
     elif target == Status.REOPENED:
         ticket.reopen_count += 1
         ticket.resolved_at = ticket.closed_at = None
+        ticket.resolve_hours = None
     ticket.status = target
     ticket.updated_at = now
     return previous
@@ -255,7 +261,7 @@ def do_comment(user, ticket: Ticket, body: str, *, internal: bool = False, via_l
         previous = _apply_status(user, ticket, Status.IN_PROGRESS, now)
         _event(ticket, user, TicketEvent.Kind.STATUS, at=now, from_status=previous, to_status=ticket.status,
                note=_("réponse de l'école"))
-        changes += ["status", "paused_at", "resolve_due", "taken_at", "take_charge_breached"]
+        changes += ["status", "paused_at", "resolve_due", "taken_at", "take_charge_breached", "take_charge_hours"]
     ticket.save(update_fields=changes)
     if not internal:
         transaction.on_commit(lambda: notify.ticket_changed(ticket.pk, user.pk if user else None,
