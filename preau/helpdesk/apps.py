@@ -6,3 +6,11 @@ class HelpdeskConfig(AppConfig):
     name = "preau.helpdesk"
     label = "helpdesk"
     verbose_name = _("Assistance")
+
+    def ready(self):
+        from preau.core import stats
+
+        from . import demo  # noqa: F401  (registers the demo requests and articles)
+        from .stats import helpdesk_stats
+
+        stats.register("helpdesk", helpdesk_stats)
