@@ -414,6 +414,30 @@ def do_resolve_with_article(user, ticket: Ticket, article: Article, *, now=None)
     return ticket
 
 
+@transaction.atomic
+def do_self_resolved(user, article: Article) -> Article:
+    """Filing a request, the user found the answer in an article ("Cela a résolu mon problème"): no request
+    is created; the article counts one more resolution (and a "useful" answer) so it surfaces first."""
+    if not article.published:
+        raise HelpdeskError(_("Cet article n'est pas publié."))
+    article = do_vote(user, article, True)
+    Article.objects.filter(pk=article.pk).update(resolved_count=F("resolved_count") + 1)
+    article.refresh_from_db(fields=["resolved_count"])
+    return article
+
+
+def do_save_preferences(user, **values):
+    """The user's own notification preferences (created on first save)."""
+    from .models import NotificationPreference
+
+    prefs, _created = NotificationPreference.objects.get_or_create(user=user)
+    for name in ("new_in_queue", "my_requests", "deadlines"):
+        if name in values:
+            setattr(prefs, name, bool(values[name]))
+    prefs.save()
+    return prefs
+
+
 # --------------------------------------------------------------------------- deadlines watch
 
 def check_deadlines(now=None, calendar: WorkCalendar | None = None) -> dict:
