@@ -52,6 +52,17 @@ class RefusedError(NasError):
         self.status = status
 
 
+# what the NAS operator can do about a refusal of an enrolled node (the server's French detail comes first)
+_HINTS = {
+    401: " — the credential in node.json is no longer accepted (NAS revoked, or enrolled again elsewhere): "
+         "ask for a new code on the school's NAS page in Préau and run `preau-nas enrol --server URL --code CODE`",
+    403: " — this NAS is revoked or not enrolled: ask for a new code on the school's NAS page in Préau and run "
+         "`preau-nas enrol --server URL --code CODE`",
+    409: " — the server has seen a higher check-in counter (state/_agent.json lost or the clock set back): "
+         "it will pass once the counter catches up, or at once after `preau-nas enrol` with a new code",
+}
+
+
 def _agent_version() -> str:
     from . import __version__
 
@@ -73,7 +84,8 @@ def _post(url: str, data: dict, *, authorization: str | None = None, timeout: fl
             detail = None
         if exc.code >= 500 or (exc.code == 429 and not detail):
             raise NetworkError(f"{url}: HTTP {exc.code}{f' ({detail})' if detail else ''}") from exc
-        raise RefusedError(f"{url}: {detail or f'HTTP {exc.code}'}", exc.code) from exc
+        hint = _HINTS.get(exc.code, "") if authorization else ""
+        raise RefusedError(f"{url}: {detail or f'HTTP {exc.code}'}{hint}", exc.code) from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise NetworkError(f"{url}: server unreachable ({reason})") from exc
@@ -259,24 +271,49 @@ def backoff_delay(failures: int, *, base: float = BACKOFF_BASE, cap: float = BAC
     return delay * (0.5 + 0.5 * rng.random())
 
 
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name) or default)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
 def run(root, *, once: bool = False, interval: float = 900.0, ignore_windows: bool = False, progress=None,
         max_rounds: int | None = None, sleep=time.sleep, log=None,
-        backoff_base: float = BACKOFF_BASE, backoff_cap: float = BACKOFF_CAP) -> dict:
+        backoff_base: float | None = None, backoff_cap: float | None = None) -> dict:
     """The service loop (``preau-nas run``): rounds every ``interval`` seconds (with a little jitter);
     after a failed round, retries after a capped exponential backoff instead. ``once``: one round.
+    Each round's result gets "failures" (failed rounds in a row) and, unless it is the last, "next_in"
+    (seconds until the next round) before it is logged; both are kept in state/_agent.json. The backoff
+    base and cap default to PREAU_NAS_BACKOFF_BASE / PREAU_NAS_BACKOFF_CAP (seconds) or 15 s / 1 h.
     Returns the last round's result."""
+    if backoff_base is None:
+        backoff_base = _env_seconds("PREAU_NAS_BACKOFF_BASE", BACKOFF_BASE)
+    if backoff_cap is None:
+        backoff_cap = _env_seconds("PREAU_NAS_BACKOFF_CAP", BACKOFF_CAP)
     failures, rounds, result = 0, 0, {}
     while True:
         result = run_once(root, ignore_windows=ignore_windows, progress=progress)
         rounds += 1
         failures = 0 if result["ok"] else failures + 1
+        result["failures"] = failures
+        last = once or (max_rounds is not None and rounds >= max_rounds)
+        delay = None
+        if not last:
+            if failures:
+                delay = backoff_delay(failures, base=backoff_base,
+                                      cap=min(backoff_cap, max(interval, backoff_base)))
+            else:
+                delay = interval * (0.9 + 0.2 * random.random())
+            result["next_in"] = round(delay, 3)
+        try:
+            node = root if isinstance(root, Node) else Node(root)
+            _save_agent_state(node, failures=failures, next_in=result.get("next_in"))
+        except (OSError, NasError):
+            pass
         if log is not None:
             log(result)
-        if once or (max_rounds is not None and rounds >= max_rounds):
+        if last:
             return result
-        if failures:
-            delay = backoff_delay(failures, base=backoff_base, cap=min(backoff_cap, max(interval, backoff_base)))
-        else:
-            delay = interval * (0.9 + 0.2 * random.random())
-        result["next_in"] = delay
         sleep(delay)

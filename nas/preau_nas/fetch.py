@@ -45,6 +45,17 @@ def in_windows(windows, now: dt.datetime | None = None) -> bool:
     return False
 
 
+def _detail(body: bytes) -> str:
+    """": <the server's reason>" from a Préau JSON refusal ({"detail": "…"}), else ""."""
+    import json
+
+    try:
+        detail = json.loads(body[:4096]).get("detail")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return ""
+    return f": {detail[:200]}" if isinstance(detail, str) and detail else ""
+
+
 class RateLimiter:
     def __init__(self, rate: int | None):
         self.rate = rate
@@ -190,7 +201,8 @@ class HTTPSource:
                 raise MissingObjectError(f"{self.base_url}/{rel}: not found (404)")
             if status in (401, 403):
                 why = "credential refused" if "Authorization" in self.headers else "no credential: enrol the node"
-                raise NasError(f"{self.base_url}/{rel}: HTTP {status}, refused by the server ({why})")
+                raise NasError(f"{self.base_url}/{rel}: HTTP {status}, refused by the server ({why}"
+                               f"{_detail(body)})")
             if status != 200:
                 last = NasError(f"{self.base_url}/{rel}: HTTP {status}")
                 if 500 <= status < 600:
@@ -226,8 +238,9 @@ class HTTPSource:
                 resp.read()
                 raise MissingObjectError(f"{self.base_url}/{rel}: not found (404)")
             if resp.status != 200:
-                resp.read()
-                raise NasError(f"{self.base_url}/{rel}: HTTP {resp.status}")
+                body = resp.read()
+                why = ", refused by the server" if resp.status in (401, 403) else ""
+                raise NasError(f"{self.base_url}/{rel}: HTTP {resp.status}{why}{_detail(body)}")
             n = 0
             with open(tmp, "wb") as f:
                 while True:

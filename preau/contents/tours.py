@@ -250,16 +250,26 @@ def stream_tar(tour: Tour, chunk: int = 1 << 20):
 # --------------------------------------------------------------------------- receipts
 
 
-def tour_for_bundle(bundle_dir) -> Tour:
-    """The tour whose bundle is the one in `bundle_dir` (by its signed id)."""
+def _disk_id(bundle_dir) -> str:
+    """The signed id of the disk in `bundle_dir`; refused if unreadable or signed by another publishing key
+    (another deployment of Préau: its disks, tours and NAS keys mean nothing here)."""
     from preau_nas.keys import open_envelope
 
     try:
         data = (Path(bundle_dir) / "preau-bundle.json").read_bytes()
-        _obj, bundle_id, _signer = open_envelope(data, None, "bundle")
+        _obj, bundle_id, signer = open_envelope(data, None, "bundle")
     except Exception as exc:  # noqa: BLE001 — missing, unreadable or not a signed envelope: the same refusal
         raise services.ContentsError(_("%(d)s : pas un disque de tournée lisible (%(e)s).")
                                      % {"d": bundle_dir, "e": exc}) from exc
+    if signer != services.publisher_public_key():
+        raise services.ContentsError(_("Le disque %(b)s est signé par une autre clé de publication : il vient d'un "
+                                       "autre déploiement de Préau. Aucun accusé relevé.") % {"b": bundle_id[:16]})
+    return bundle_id
+
+
+def tour_for_bundle(bundle_dir) -> Tour:
+    """The tour whose bundle is the one in `bundle_dir` (by its signed id)."""
+    bundle_id = _disk_id(bundle_dir)
     tour = Tour.objects.filter(bundle_id=bundle_id).first()
     if tour is None:
         raise services.ContentsError(_("Le disque %(b)s ne correspond à aucune tournée de ce déploiement.")
@@ -268,20 +278,35 @@ def tour_for_bundle(bundle_dir) -> Tour:
 
 
 def ingest_dir(user, tour: Tour, bundle_dir) -> dict:
-    """Read the receipts of a bundle folder (preau-bundle.json + receipts/) for this tour."""
+    """Read the receipts of a bundle folder (preau-bundle.json + receipts/) for this tour.
+
+    The folder's disk must be this tour's (same signed id, our publishing key): another tour's disk or
+    another deployment's is refused as a whole, nothing read. A folder with only receipts/ (no
+    preau-bundle.json) is read receipt by receipt, each checked against the tour's disk id."""
     import preau_nas
 
     if not tour.bundle_id:
         raise services.ContentsError(_("Cette tournée n'a pas encore de disque."))
+    if (Path(bundle_dir) / "preau-bundle.json").exists():
+        disk = _disk_id(bundle_dir)
+        if disk != tour.bundle_id:
+            other = Tour.objects.filter(bundle_id=disk).first()
+            raise services.ContentsError(
+                _("Ce dossier est le disque de la tournée « %(o)s », pas celui de « %(t)s » : aucun accusé relevé.")
+                % {"o": other.name, "t": tour.name} if other else
+                _("Ce dossier est un disque (%(b)s) qui n'est pas celui de la tournée « %(t)s » : aucun accusé "
+                  "relevé.") % {"b": disk[:16], "t": tour.name})
     nodes = {n.node_id: n for n in NasNode.objects.filter(school__in=tour.stops.values("school"))}
     known = {nid: n.public_key for nid, n in nodes.items() if n.public_key}
     read = preau_nas.read_receipts(bundle_dir, known)
-    rejected = [{"file": r["file"], "error": _refusal(r["error"])} for r in read["rejected"]]
+    rejected = [{"file": r["file"], "error": _refusal(r["error"], Path(bundle_dir) / "receipts" / r["file"], tour)}
+                for r in read["rejected"]]
     accepted, new = [], 0
     with transaction.atomic():
         for node_id, r in sorted(read["nodes"].items()):
             if r["bundle"] != tour.bundle_id:
-                rejected.append({"file": r["receipt"], "error": _("accusé écrit pour un autre disque")})
+                rejected.append({"file": r["receipt"], "error": _refusal(
+                    "another bundle", Path(bundle_dir) / "receipts" / r["receipt"], tour)})
                 continue
             node = NasNode.objects.select_for_update().get(pk=nodes[node_id].pk)
             n, confirmed = _record(node, tour, r)
@@ -301,13 +326,39 @@ def ingest_dir(user, tour: Tour, bundle_dir) -> dict:
     return tour.last_ingest
 
 
-def _refusal(error: str) -> str:
-    """The engine's reason, in French."""
+def _claims(path: Path) -> dict:
+    """What a refused receipt says of itself (node id, disk id), unchecked: only to explain the refusal."""
+    from preau_nas.keys import open_envelope
+
+    try:
+        obj, _rid, _signer = open_envelope(path.read_bytes()[:MAX_RECEIPT_BYTES], None, "receipt")
+    except Exception:  # noqa: BLE001 — unreadable: the engine's own reason is used
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _refusal(error: str, path: Path | None = None, tour: Tour | None = None) -> str:
+    """The engine's reason, in French, as precise as the receipt allows (which school, which deployment)."""
+    claims = _claims(path) if path is not None else {}
+    node_id, disk = str(claims.get("node_id") or ""), claims.get("bundle")
+    foreign = bool(disk) and not Tour.objects.filter(bundle_id=disk).exists()
     if "forged" in error:
+        if foreign:
+            return _("accusé d'un autre déploiement : disque inconnu ici et signature qui n'est pas celle du NAS "
+                     "%(n)s de ce déploiement") % {"n": node_id}
         return _("signature qui n'est pas celle du NAS (accusé falsifié)")
     if "unknown node" in error:
-        return _("NAS inconnu de cette tournée (école hors tournée, NAS sans clé enregistrée ou autre déploiement)")
+        node = NasNode.objects.select_related("school").filter(node_id=node_id).first() if node_id else None
+        if node is None:
+            return _("NAS %(n)s inconnu de ce déploiement (accusé d'un autre déploiement ?)") % {"n": node_id or "?"}
+        if tour is not None and not tour.stops.filter(school=node.school_id).exists():
+            return _("école hors tournée : %(s)s (%(n)s) n'était pas prévue dans cette tournée") % {
+                "s": node.school.name, "n": node_id}
+        return _("le NAS de %(s)s n'a pas de clé enregistrée : réenrôlez-le, puis relevez de nouveau") % {
+            "s": node.school.name}
     if "another bundle" in error:
+        if foreign:
+            return _("accusé écrit pour un autre disque, celui d'aucune tournée de ce déploiement")
         return _("accusé écrit pour un autre disque")
     return _("accusé illisible ou modifié (%(e)s)") % {"e": error}
 
