@@ -29,6 +29,7 @@ from preau.accounts import access as territory_access
 from preau.accounts.models import Role
 from preau.core.exports import export_response
 from preau.core.pagination import PAGE_SIZE, CappedPaginator, paginate
+from preau.helpdesk.blocks import device_tickets
 from preau.territory.codes import normalize_uai
 from preau.territory.models import School
 
@@ -250,6 +251,7 @@ def _detail_context(request: HttpRequest, asset: Asset, **extra) -> dict:
         "more_events": len(events) > TIMELINE_MAX,
         "show_batch_links": user.sees_whole_territory or user.role == Role.WORKSHOP,
         "can_manage": can_manage,
+        "device_tickets": device_tickets(user, asset),
     }
     if can_manage:
         context.update({

@@ -12,6 +12,7 @@ from preau.core.audit import history
 from preau.core.exports import export_response
 from preau.core.pagination import paginate
 from preau.fleet.views_assets import school_equipment
+from preau.helpdesk.blocks import school_tickets
 
 from . import maps, services
 from .filters import CommuneFilter, SchoolFilter
@@ -128,6 +129,7 @@ def school_detail(request: HttpRequest, uai: str) -> HttpResponse:
         "history": history(school)[:20] if request.user.is_admin else [],
         "equipment": school_equipment(request.user, school),
         "contents": school_contents(request.user, school),
+        "tickets": school_tickets(request.user, school),
     })
 
 
