@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.routers import DefaultRouter
 
 from preau.accounts.api import TokenView
+from preau.contents.api.views import register as register_contents
 from preau.fleet.api.views import register as register_fleet
 from preau.territory.api.views import register as register_territory
 
 router = DefaultRouter()
 register_territory(router)
 register_fleet(router)
+register_contents(router)
 
 urlpatterns = [
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),

@@ -1,0 +1,1 @@
+"""The contents JSON API under /api/v1/contents/ (see views.py)."""
