@@ -11,12 +11,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from contextlib import nullcontext
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -211,7 +215,11 @@ def enrol(code: str, *, public_key: str = "", agent_version: str = "") -> dict:
 
 
 def authenticate(node_id: str, credential: str) -> NasNode:
-    node = NasNode.objects.select_related("school").filter(node_id=node_id).first()
+    """The node (with its school) whose credential this is: one indexed query, a constant-time comparison."""
+    try:
+        node = NasNode.objects.select_related("school").get(node_id=node_id)
+    except NasNode.DoesNotExist:
+        node = None
     if node is None or not node.credential_hash or not hmac.compare_digest(node.credential_hash,
                                                                            digest(credential or "")):
         raise AgentRefused(_("Identifiants du NAS refusés."), 401)
@@ -220,34 +228,119 @@ def authenticate(node_id: str, credential: str) -> NasNode:
     return node
 
 
-@transaction.atomic
+# The offer of every check-in comes from a small table (each collection with a current release: its version,
+# manifest and who receives it) kept in memory per process. It is rebuilt (2 queries) when its key changes:
+# - a fingerprint read at every check-in in one cheap query (counts and largest ids of collections,
+#   subscriptions, releases and withdrawn releases): a publication, a withdrawal, a new or removed
+#   subscription, in any process, changes it;
+# - the contents generation in Django's cache, bumped by every save or delete of a collection, release or
+#   subscription (the signals below, at once and again on commit): edits in place in this process, or in
+#   any process with a shared cache (Redis);
+# and at the latest after OFFER_CACHE_SECONDS.
+OFFER_CACHE_SECONDS = 30
+_GENERATION_KEY = "contents:generation"
+_offers_memo: dict = {}
+
+
+def bump_generation(**_kwargs) -> None:
+    cache.set(_GENERATION_KEY, secrets.token_hex(8), None)
+
+
+def _bump_now_and_on_commit(**kwargs) -> None:
+    bump_generation()
+    transaction.on_commit(bump_generation)  # a check-in between the write and its commit read the old rows
+
+
+for _model in (Collection, Release, Subscription):
+    post_save.connect(_bump_now_and_on_commit, sender=_model, dispatch_uid=f"contents-offers-{_model.__name__}-s")
+    post_delete.connect(_bump_now_and_on_commit, sender=_model, dispatch_uid=f"contents-offers-{_model.__name__}-d")
+
+
+def _generation() -> str:
+    generation = cache.get(_GENERATION_KEY)
+    if generation is None:  # first use, or the cache was cleared: a new generation
+        cache.add(_GENERATION_KEY, secrets.token_hex(8), None)
+        generation = cache.get(_GENERATION_KEY) or ""
+    return generation
+
+
+def _fingerprint() -> tuple:
+    tables = {m: connection.ops.quote_name(m._meta.db_table) for m in (Collection, Release, Subscription)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {tables[Collection]}), (SELECT MAX(id) FROM {tables[Collection]}), "
+            f"(SELECT COUNT(*) FROM {tables[Subscription]}), (SELECT MAX(id) FROM {tables[Subscription]}), "
+            f"(SELECT COUNT(*) FROM {tables[Release]}), (SELECT MAX(id) FROM {tables[Release]}), "
+            f"(SELECT COUNT(*) FROM {tables[Release]} WHERE withdrawn_at IS NOT NULL)")
+        return tuple(cursor.fetchone())
+
+
+def offer_table() -> list[tuple]:
+    """[(slug, version, manifest, everyone, communes, kinds, schools)] of the collections with a current release."""
+    generation, now = (_generation(), _fingerprint()), time.monotonic()
+    memo = _offers_memo.get("table")
+    if memo and memo[0] == generation and memo[1] > now:
+        return memo[2]
+    current: dict[int, tuple] = {}
+    for collection_id, slug, version, manifest in (Release.objects.filter(withdrawn_at__isnull=True)
+                                                   .order_by("collection_id", "version")
+                                                   .values_list("collection_id", "collection__slug", "version",
+                                                                "manifest")):
+        current[collection_id] = (slug, version, manifest)
+    reach: dict[int, tuple] = {}
+    S = Subscription.Scope
+    for collection_id, scope, commune_id, kind, school_id in Subscription.objects.values_list(
+            "collection_id", "scope", "commune_id", "school_kind", "school_id"):
+        everyone, communes, kinds, schools = reach.setdefault(collection_id, (set(), set(), set(), set()))
+        {S.ALL: everyone, S.COMMUNE: communes, S.KIND: kinds, S.SCHOOL: schools}.get(scope, set()).add(
+            {S.ALL: True, S.COMMUNE: commune_id, S.KIND: kind, S.SCHOOL: school_id}.get(scope))
+    table = sorted((slug, version, manifest, bool(reach[cid][0]), *reach[cid][1:])
+                   for cid, (slug, version, manifest) in current.items() if cid in reach)
+    seconds = getattr(settings, "PREAU_CONTENT_OFFER_CACHE_SECONDS", OFFER_CACHE_SECONDS)
+    _offers_memo["table"] = (generation, now + seconds, table)
+    return table
+
+
+def offers_for_school(school) -> dict:
+    """{slug: {version, manifest}}: the current release of every collection the school receives (the same
+    collections as collections_for_school; one without a current release is not offered)."""
+    return {slug: {"version": version, "manifest": manifest}
+            for slug, version, manifest, everyone, communes, kinds, schools in offer_table()
+            if everyone or school.commune_id in communes or school.kind in kinds or school.pk in schools}
+
+
 def check_in(node: NasNode, *, seq: int, held: dict, disk_free: int | None = None, last_error: str = "",
              agent_version: str = "") -> dict:
     """Record a check-in (seq must grow: a replayed check-in is refused and changes nothing), the
-    versions held (a new version counts once as an online delivery), and answer what to pull."""
-    node = NasNode.objects.select_for_update(of=("self",)).select_related("school").get(pk=node.pk)
-    if seq <= node.last_checkin_seq:
-        raise AgentRefused(_("Contact rejoué ou hors d'ordre (compteur %(s)s ≤ %(last)s) : ignoré.")
-                           % {"s": seq, "last": node.last_checkin_seq}, 409)
+    versions held (a new version counts once as an online delivery), and answer what to pull.
+
+    Cheap when nothing changed, which is most check-ins: one conditional UPDATE (… WHERE last_checkin_seq <
+    seq: a replay or a check-in overtaken by a later one updates no row and is refused) and the offer in one
+    query. Releases are looked up only for versions `node` did not already hold (its held versions were
+    delivered when they first arrived); Delivery's unique (node, release) keeps a delivery counted once even
+    when two check-ins of the same NAS race."""
     now = timezone.now()
     clean_held = {str(k)[:60]: int(v) for k, v in (held or {}).items() if str(v).isdigit()}
-    releases = {(r.collection.slug, r.version): r for r in Release.objects.select_related("collection").filter(
-        collection__slug__in=list(clean_held), version__in=list(clean_held.values()))}
-    for slug, version in clean_held.items():
-        release = releases.get((slug, version))
-        if release is not None and node.held.get(slug) != version:
-            Delivery.objects.get_or_create(node=node, release=release,
-                                           defaults={"via": Delivery.Via.ONLINE, "delivered_at": now})
-    node.last_checkin_seq, node.last_checkin_at = seq, now
-    node.held, node.disk_free_bytes = clean_held, disk_free
-    node.last_error, node.agent_version = (last_error or "")[:500], (agent_version or node.agent_version)[:40]
-    node.save()
-    offers = {}
-    for collection in collections_for_school(node.school):
-        release = current_release(collection)
-        if release is not None:
-            offers[collection.slug] = {"version": release.version, "manifest": release.manifest}
-    return {"collections": offers, "server_time": now.isoformat()}
+    previous = node.held or {}
+    new = {slug: version for slug, version in clean_held.items() if previous.get(slug) != version}
+    fields = {"last_checkin_seq": seq, "last_checkin_at": now, "held": clean_held, "disk_free_bytes": disk_free,
+              "last_error": (last_error or "")[:500]}
+    if agent_version:
+        fields["agent_version"] = agent_version[:40]
+    with transaction.atomic() if new else nullcontext():  # one UPDATE alone needs no transaction
+        if not NasNode.objects.filter(pk=node.pk, last_checkin_seq__lt=seq).update(**fields):
+            last = NasNode.objects.filter(pk=node.pk).values_list("last_checkin_seq", flat=True).first()
+            raise AgentRefused(_("Contact rejoué ou hors d'ordre (compteur %(s)s ≤ %(last)s) : ignoré.")
+                               % {"s": seq, "last": last if last is not None else "?"}, 409)
+        if new:
+            for release in Release.objects.select_related("collection").filter(
+                    collection__slug__in=list(new), version__in=list(new.values())):
+                if new.get(release.collection.slug) == release.version:
+                    Delivery.objects.get_or_create(node_id=node.pk, release=release,
+                                                   defaults={"via": Delivery.Via.ONLINE, "delivered_at": now})
+    for name, value in fields.items():
+        setattr(node, name, value)
+    return {"collections": offers_for_school(node.school), "server_time": now.isoformat()}
 
 
 @transaction.atomic
