@@ -10,5 +10,5 @@ urlpatterns = [
     path("aide/<slug:slug>/", views_kb.kb_article, name="kb-article"),
     path("aide/<slug:slug>/modifier/", views_kb.kb_edit, name="kb-edit"),
     path("aide/<slug:slug>/vote/", views_kb.kb_vote, name="kb-vote"),
-    path("chiffres/", views_figures.figures, name="figures"),
+    path("chiffres/", views_figures.figures_page, name="figures"),
 ]
