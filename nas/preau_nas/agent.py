@@ -221,6 +221,18 @@ def check_in(root, *, timeout: float = TIMEOUT) -> dict:
 # --------------------------------------------------------------------------- the service loop
 
 
+def _clear_errors(node: Node, collections) -> bool:
+    """Forget the last pull error of collections the NAS holds at the offered version (e.g. a refusal before it
+    was enrolled again), so check-ins stop reporting it. False if another agent holds the node's lock."""
+    try:
+        with node:
+            for c in collections:
+                node.save_state(c, last_error=None)
+    except NasError:
+        return False
+    return True
+
+
 def run_once(root, *, ignore_windows: bool = False, progress=None, timeout: float = TIMEOUT) -> dict:
     """One round: check in, pull the offered collections newer than held (inside the node's windows),
     check in again to report what changed. Never raises a NasError: the result has "ok" and "error".
@@ -232,11 +244,17 @@ def run_once(root, *, ignore_windows: bool = False, progress=None, timeout: floa
     try:
         ci = check_in(node, timeout=timeout)
         out["seq"], out["offers"] = ci["seq"], ci["collections"]
-        wanted = []
+        wanted, stale = [], []
         for c, offer in sorted(ci["collections"].items()):
             v = offer.get("version") if isinstance(offer, dict) else None
             if isinstance(v, int) and v > ci["held"].get(c, 0):
                 wanted.append(c)
+            elif isinstance(v, int) and v == ci["held"].get(c) and (node.state(c).get("last_error") or {}).get(
+                    "code") not in (None, "outside_window"):
+                stale.append(c)
+        if stale and _clear_errors(node, stale):
+            ci = check_in(node, timeout=timeout)  # the NAS holds what is offered: its old pull error is over
+            out["seq"] = ci["seq"]
         windows = node.config.get("windows") or []
         if wanted and not ignore_windows and not in_windows(windows):
             out["skipped"] = {c: "outside_window" for c in wanted}

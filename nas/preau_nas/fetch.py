@@ -212,7 +212,10 @@ class HTTPSource:
             if len(body) > limit:
                 raise NasError(f"{self.base_url}/{rel}: too large")
             return body
-        raise NasError(f"{self.base_url}/{rel}: {last}")
+        if isinstance(last, NasError):
+            raise NasError(f"{self.base_url}/{rel}: {last}")
+        raise NasError(f"{self.base_url}/{rel}: server unreachable ({last}); what has arrived is kept, "
+                       f"the next run will resume")
 
     def download(self, rel: str, path: str, expected_size: int | None, prog=None) -> None:
         """Stream base/rel into ``path`` (tmp + rename); skip if already there with the expected size."""
