@@ -1,0 +1,1 @@
+"""JSON API of the assistance (tickets, categories, knowledge-base articles)."""
