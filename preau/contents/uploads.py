@@ -85,7 +85,9 @@ def sweep(min_age: timedelta = timedelta(hours=1)) -> int:
     limit = time.time() - min_age.total_seconds()
     removed = 0
     for folder in root.iterdir():
-        if folder.name not in live and folder.stat().st_mtime <= limit:
+        # The archive's own time counts: an upload still arriving keeps being written to.
+        touched = max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.glob(ARCHIVE)])
+        if folder.name not in live and touched <= limit:
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
@@ -274,14 +276,18 @@ def extract(token: str, archive: str, progress=None) -> Path:
     return top[0] if len(top) == 1 and top[0].is_dir() else tree
 
 
-def _target(tree: Path, rel: PurePosixPath, archive: str, member: str) -> Path:
+def _target(tree: Path, rel: PurePosixPath, archive: str, member: str, is_dir: bool = False) -> Path:
+    """Where a member goes; a file where a folder is needed (or the reverse) is refused."""
     target = tree.joinpath(*rel.parts)
-    # A file where a folder is needed (or the reverse) would let a later member land elsewhere: refused.
+    clash = target.exists() and (target.is_dir() != is_dir or not is_dir)
     for parent in target.parents:
         if parent == tree:
             break
         if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
-            raise _special(archive, member)
+            clash = True
+    if clash:
+        raise ArchiveRefused(_("Archive « %(a)s », élément « %(m)s » : un fichier ou un dossier porte déjà ce "
+                               "nom dans l'archive.") % {"a": archive, "m": member})
     return target
 
 
@@ -291,7 +297,7 @@ def _extract_zip(path: Path, tree: Path, archive: str, progress) -> None:
         total = sum(info.file_size for info, _rel in members) or 1
         done = 0
         for info, rel in members:
-            target = _target(tree, rel, archive, info.filename)
+            target = _target(tree, rel, archive, info.filename, info.is_dir())
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
@@ -337,7 +343,7 @@ def _extract_tar(path: Path, tree: Path, archive: str, kind: str, size: int, pro
                     total += member.size
                     if total > max_bytes():
                         raise _too_big(archive, member.name)
-                    target = _target(tree, rel, archive, member.name)
+                    target = _target(tree, rel, archive, member.name, member.isdir())
                     if member.isdir():
                         target.mkdir(parents=True, exist_ok=True)
                         continue

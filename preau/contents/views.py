@@ -157,7 +157,16 @@ def collection_upload(request: HttpRequest, slug: str) -> HttpResponse:
     access.require_manage_contents(request.user)
     # Before anything reads the body (hence csrf_exempt here and the check just below).
     request.upload_handlers = [uploads.ArchiveUploadHandler(request)]
-    return _collection_upload(request, collection)
+    response = _collection_upload(request, collection)
+    if response.status_code == 403:  # the CSRF check refused it after reading the body: drop the upload
+        _discard_uploads(request)
+    return response
+
+
+def _discard_uploads(request: HttpRequest) -> None:
+    for f in request.FILES.values():
+        if isinstance(f, uploads.ArchiveUpload):
+            uploads.discard(f.token)
 
 
 @csrf_protect
@@ -171,9 +180,7 @@ def _collection_upload(request: HttpRequest, collection: Collection) -> HttpResp
         except uploads.ArchiveRefused as exc:
             form.add_error("archive", str(exc))
     if not token:
-        for f in request.FILES.values():
-            if isinstance(f, uploads.ArchiveUpload):
-                uploads.discard(f.token)
+        _discard_uploads(request)
         return render(request, "contents/collection.html",
                       _collection_context(request, collection, upload_form=form), status=400)
     job = contents_jobs.enqueue_publish(request.user, collection, notes=form.cleaned_data["notes"],

@@ -291,3 +291,37 @@ def test_member_path():
     for bad in ("..", "a/../../b", "C:/Windows/x", "\\\\serveur\\x", "/a"):
         with pytest.raises(uploads.ArchiveRefused):
             uploads.member_path(bad, "x")
+
+
+def test_file_and_folder_with_the_same_name_refused(cast, login, collection, tmp_path):
+    assert post_upload(login(cast.admin), make_tar({"a": b"fichier", "a/b.txt": b"x"}), "conflit.tar").status_code == 302
+    job = run_only_job()
+    assert job.status == Job.Status.FAILED and "« a/b.txt » : un fichier ou un dossier porte déjà ce nom" in job.error
+    assert upload_dirs(tmp_path) == [] and not Release.objects.exists()
+
+
+def test_web_upload_checks_csrf_and_leaves_nothing(cast, collection, tmp_path):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(cast.admin)
+    url = reverse("contents:publish-upload", args=["cycle2"])
+    assert client.post(url, {"archive": SimpleUploadedFile("a.zip", make_zip(FILES))}).status_code == 403
+    assert upload_dirs(tmp_path) == [] and not Job.objects.exists()
+    token = "b" * 32
+    client.cookies["csrftoken"] = token
+    answer = client.post(url, {"archive": SimpleUploadedFile("a.zip", make_zip(FILES)), "csrfmiddlewaretoken": token})
+    assert answer.status_code == 302 and Job.objects.count() == 1
+
+
+def test_sweep_spares_an_upload_still_arriving(tmp_path):
+    import os
+    import time
+
+    token, folder = uploads.new_folder()
+    (folder / uploads.ARCHIVE).write_bytes(b"...")
+    old = time.time() - 7200
+    os.utime(folder, (old, old))  # the folder is two hours old, its archive was just written to
+    assert uploads.sweep() == 0 and folder.is_dir()
+    os.utime(folder / uploads.ARCHIVE, (old, old))
+    assert uploads.sweep() == 1 and not folder.exists()
