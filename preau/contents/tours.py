@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -151,8 +152,17 @@ def do_plan_tour(user, *, name: str, planned_on=None, uais=None, commune=None) -
 # --------------------------------------------------------------------------- the bundle
 
 
-def from_versions(tour: Tour) -> tuple[list[str], dict[str, list]]:
-    """(collections, {slug: [manifest id held, or None for an empty NAS]}) for the tour's schools."""
+def fresh_needs(tour: Tour) -> dict[int, dict]:
+    """{stop pk: needs} as of now: a tour is often planned days before its disk is built, and meanwhile a release
+    may be published or withdrawn, or a school updated otherwise."""
+    current = current_releases()
+    return {stop.pk: needs_for(getattr(stop.school, "nas_node", None), stop.school, current)
+            for stop in tour.stops.select_related("school__nas_node")}
+
+
+def from_versions(tour: Tour, needs: dict[int, dict] | None = None) -> tuple[list[str], dict[str, list]]:
+    """(collections, {slug: [manifest id held, or None for an empty NAS]}) for the tour's schools; needs: {stop pk:
+    needs} (by default, the needs recorded on the stops)."""
     manifests = {(slug, v): m for slug, v, m in Release.objects.values_list("collection__slug", "version",
                                                                            "manifest")}
     collections: list[str] = []
@@ -160,7 +170,7 @@ def from_versions(tour: Tour) -> tuple[list[str], dict[str, list]]:
     for stop in tour.stops.select_related("school__nas_node"):
         node = getattr(stop.school, "nas_node", None)
         held = (node.held if node else {}) or {}
-        for slug in stop.needs:
+        for slug in (stop.needs if needs is None else needs.get(stop.pk, {})):
             if slug not in collections:
                 collections.append(slug)
             version = held.get(slug)
@@ -180,13 +190,15 @@ def check_can_build(tour: Tour) -> None:
 
 
 def build_bundle(tour: Tour, progress=None) -> dict:
-    """Build the tour's bundle (engine events → progress(event)). Written to a temporary folder, renamed when
-    complete; on any error or cancellation the temporary folder is removed and the tour is unchanged."""
+    """Build the tour's bundle (engine events → progress(event)) for what the schools need now (the stops' needs
+    are updated with the bundle). Written to a temporary folder, renamed when complete; on any error or
+    cancellation the temporary folder is removed and the tour is unchanged."""
     import preau_nas
 
     if tour.state in (Tour.State.ON_TOUR, Tour.State.DONE):
         check_can_build(tour)
-    collections, starts = from_versions(tour)
+    needs = fresh_needs(tour)
+    collections, starts = from_versions(tour, needs)
     if not collections:
         raise services.ContentsError(_("Les écoles de cette tournée n'ont besoin de rien : pas de disque à faire."))
     root = bundles_root()
@@ -209,6 +221,10 @@ def build_bundle(tour: Tour, progress=None) -> dict:
         tour.bundle_path, tour.bundle_id, tour.bundle_bytes = str(final), summary["bundle"], summary["bytes"]
         tour.state = Tour.State.BUNDLE_READY
         tour.save(update_fields=["bundle_path", "bundle_id", "bundle_bytes", "state"])
+        for stop in tour.stops.all():
+            if stop.pk in needs and needs[stop.pk] != stop.needs:
+                stop.needs = needs[stop.pk]
+                stop.save(update_fields=["needs"])
         audit.record(None, AuditEntry.Action.UPDATE, tour, before, audit.snapshot(tour, fields=["state", "bundle_id"]),
                      note=_("disque de tournée prêt"))
     if old and old != str(final) and Path(old).parent == root:
@@ -224,11 +240,17 @@ def bundle_files(tour: Tour):
         yield path.relative_to(base).as_posix(), path
 
 
+def archive_folder(tour: Tour) -> str:
+    """The one folder the archive extracts to, named after the tour: "/", "\\" and control characters of the name
+    become "-", so that it stays one folder (a name like "a/../../b" cannot reach out of the extraction folder)."""
+    return "preau-" + re.sub(r"[/\\\x00-\x1f\x7f]", "-", tour.name)
+
+
 def stream_tar(tour: Tour, chunk: int = 1 << 20):
     """A ustar/pax archive of the bundle, produced piece by piece (a pack may be a gigabyte)."""
     import tarfile
 
-    prefix = f"preau-{tour.name}"
+    prefix = archive_folder(tour)
     base = Path(tour.bundle_path)
     for directory in sorted(p for p in base.rglob("*") if p.is_dir()):  # receipts/ is empty until the tour
         info = tarfile.TarInfo(f"{prefix}/{directory.relative_to(base).as_posix()}")

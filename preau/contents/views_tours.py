@@ -65,10 +65,14 @@ def tour_list(request: HttpRequest) -> HttpResponse:
 
 
 def _stops(tour: Tour) -> list:
+    """The stops in order; until its disk is built, what each school needs is worked out afresh (releases may have
+    been published since the tour was planned); afterwards, what the disk carries for it."""
     stops = list(tour.stops.select_related("school", "school__commune", "school__nas_node"))
+    fresh = tours.fresh_needs(tour) if tour.state == Tour.State.PLANNED else {}
     for stop in stops:
         stop.node = getattr(stop.school, "nas_node", None)
-        stop.needs_list = [(slug, n["held"], n["target"]) for slug, n in sorted(stop.needs.items())]
+        needs = fresh.get(stop.pk, stop.needs)
+        stop.needs_list = [(slug, n["held"], n["target"]) for slug, n in sorted(needs.items())]
     return stops
 
 
@@ -100,7 +104,7 @@ def tour_build(request: HttpRequest, pk: int) -> HttpResponse:
     access.require_manage_contents(request.user)
     try:
         tours.check_can_build(tour)
-        if not any(stop.needs for stop in tour.stops.all()):
+        if not any(tours.fresh_needs(tour).values()):
             raise services.ContentsError(_("Les écoles de cette tournée n'ont besoin de rien : pas de disque à "
                                            "faire."))
     except services.ContentsError as exc:
