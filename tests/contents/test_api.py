@@ -137,15 +137,25 @@ def test_publish_from_server_folder(cast, world, as_user, tmp_path):
     assert answer.status_code == 202, answer.content
     job = Job.objects.get(pk=answer.json()["job"])
     assert answer.json()["url"].endswith(f"/taches/{job.pk}/") and answer.json()["status"] == "queued"
+    assert as_user(cast.technician).get(answer.json()["api_url"]).json()["status"] == "queued"
     assert jobs.run(job.pk).status == Job.Status.DONE
     assert Release.objects.get(version=3).notes == "v3"
+    followed = as_user(cast.technician).get(f"/api/v1/contents/jobs/{job.pk}/").json()
+    assert followed["status"] == "done" and followed["result"]["version"] == 3 and followed["error"] == ""
+    assert as_user(cast.admin).get(f"/api/v1/contents/jobs/{job.pk}/").status_code == 200
+    assert as_user(cast.committee).get(f"/api/v1/contents/jobs/{job.pk}/").status_code == 403
+    assert as_user(None).get(f"/api/v1/contents/jobs/{job.pk}/").status_code == 401
+    other = jobs.enqueue("contents.tour_bundle", {"tour": 0}, user=cast.technician)
+    other.kind = "territory.import"
+    other.save()
+    assert as_user(cast.technician).get(f"/api/v1/contents/jobs/{other.pk}/").status_code == 404
     for src in ("/etc", "../ailleurs"):
         refused = as_user(cast.admin).post("/api/v1/contents/collections/cycle2/publish/", {"src_dir": src},
                                            format="json")
         assert refused.status_code == 400 and "hors du dossier autorisé" in refused.json()["src_dir"][0]
     neither = as_user(cast.admin).post("/api/v1/contents/collections/cycle2/publish/", {}, format="json")
     assert neither.status_code == 400 and "soit un dossier" in str(neither.json())
-    assert Job.objects.count() == 1
+    assert Job.objects.filter(kind="contents.publish").count() == 1
 
 
 def _zip(entries: dict) -> io.BytesIO:
@@ -166,6 +176,7 @@ def test_publish_from_upload(cast, world, as_user, tmp_path):
     job = Job.objects.get(pk=answer.json()["job"])
     assert job.params["archive"] == "envoi.zip" and (tmp_path / "uploads" / job.params["upload"]).is_dir()
     assert jobs.run(job.pk).status == Job.Status.DONE
+    assert as_user(cast.admin).get(answer.json()["api_url"]).json()["result"]["changed"] is True
     release = Release.objects.get(version=3)
     assert (release.notes, release.files, release.total_bytes) == ("envoi", 1, 7)
     assert list((tmp_path / "uploads").iterdir()) == []

@@ -88,6 +88,22 @@ class JobRefSerializer(serializers.Serializer):
     job = serializers.IntegerField(read_only=True, help_text=_("Identifiant de la tâche de fond."))
     status = serializers.CharField(read_only=True)
     url = serializers.CharField(read_only=True, help_text=_("Page de la tâche (barre de progression, résultat)."))
+    api_url = serializers.CharField(read_only=True, help_text=_("L'état de la tâche dans l'API."))
+
+
+class JobSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True, help_text=_("queued, running, done, failed ou cancelled."))
+    done = serializers.IntegerField(read_only=True)
+    total = serializers.IntegerField(read_only=True)
+    message = serializers.CharField(read_only=True)
+    result = serializers.JSONField(read_only=True, allow_null=True, help_text=_(
+        "Une fois terminée : {changed, collection, version, new_bytes, total_bytes} (changed false : contenu "
+        "identique, rien de publié)."))
+    error = serializers.CharField(read_only=True, help_text=_("Une fois échouée : la phrase qui dit pourquoi."))
+    created_at = serializers.DateTimeField(read_only=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 class WithdrawSerializer(StrictInputMixin, serializers.Serializer):

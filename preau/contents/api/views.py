@@ -12,6 +12,7 @@ Lists are paginated (limit/offset, 100 by default, at most 1000) and run a fixed
 
 from contextlib import contextmanager
 
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.http import Http404
@@ -32,6 +33,8 @@ from preau.contents import jobs as contents_jobs
 from preau.contents.forms import resolve_import_dir
 from preau.contents.models import Collection, NasNode, Release, Subscription, Tour, TourStop
 from preau.contents.views import current_versions, describe_node
+from preau.core import jobs
+from preau.core.models import Job
 from preau.fleet.api.views import FORBIDDEN, INVALID, NOT_FOUND, Refused
 from preau.territory.api.serializers import drf_validation_error
 from preau.territory.api.views import UAI_REGEX, ApiPagination, fake_view
@@ -44,6 +47,7 @@ from .serializers import (
     CollectionSerializer,
     EnrolmentCodeSerializer,
     JobRefSerializer,
+    JobSerializer,
     ModeSerializer,
     NodeDetailSerializer,
     NodeSerializer,
@@ -202,8 +206,39 @@ class CollectionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 raise ValidationError({"src_dir": exc.messages}) from exc
             job = contents_jobs.enqueue_publish(request.user, collection, notes=data["notes"], src_dir=src_dir)
         return Response({"job": job.pk, "status": job.status,
-                         "url": request.build_absolute_uri(reverse("core:job", args=[job.pk]))},
+                         "url": request.build_absolute_uri(reverse("core:job", args=[job.pk])),
+                         "api_url": request.build_absolute_uri(reverse("contents-job-detail", args=[job.pk]))},
                         status=status.HTTP_202_ACCEPTED)
+
+
+# --------------------------------------------------------------------------- the contents' background jobs
+
+
+@extend_schema_view(
+    retrieve=extend_schema(summary="Suivre une tâche de contenus",
+                           description="L'état d'une tâche de fond des contenus (publication, disque de tournée) : "
+                                       "avancement (done/total, message), puis résultat ou erreur. Visible par qui "
+                                       "l'a lancée et par les administrateurs (403 sinon) ; 404 pour une tâche "
+                                       "inconnue ou d'un autre domaine.",
+                           parameters=[ID_PARAM], responses={200: JobSerializer, 403: FORBIDDEN, 404: NOT_FOUND}),
+)
+class JobViewSet(viewsets.GenericViewSet):
+    serializer_class = JobSerializer
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        return Job.objects.filter(kind__startswith="contents.")
+
+    def retrieve(self, request, pk=None):
+        job = get_object_or_404(self.get_queryset(), pk=pk)
+        if not (request.user.is_admin or job.created_by_id == request.user.pk):
+            raise PermissionDenied(_("Cette tâche ne vous appartient pas."))
+        done, total, message = jobs.live_progress(job) if job.status == Job.Status.RUNNING else (
+            job.done, job.total, job.message)
+        return Response(JobSerializer({
+            "id": job.pk, "kind": job.kind, "status": job.status, "done": done, "total": total, "message": message,
+            "result": job.result, "error": job.error, "created_at": job.created_at,
+            "finished_at": job.finished_at}).data)
 
 
 # --------------------------------------------------------------------------- releases
@@ -471,3 +506,4 @@ def register(router) -> None:
     router.register("contents/subscriptions", SubscriptionViewSet, basename="contents-subscription")
     router.register("contents/nodes", NodeViewSet, basename="contents-node")
     router.register("contents/tours", TourViewSet, basename="contents-tour")
+    router.register("contents/jobs", JobViewSet, basename="contents-job")
