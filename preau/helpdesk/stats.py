@@ -37,9 +37,9 @@ def helpdesk_stats(user=None) -> dict:
     since = now - timedelta(days=30)
     recent = tickets.aggregate(created=Count("pk", filter=Q(created_at__gte=since)),
                                resolved=Count("pk", filter=Q(resolved_at__gte=since)),
-                               satisfaction=Avg("satisfaction"), rated=Count("satisfaction"))
+                               satisfaction_avg=Avg("satisfaction"), rated=Count("satisfaction"))
     year = tickets.filter(resolved_at__gte=now - timedelta(days=365))
-    avg = recent["satisfaction"]
+    avg = recent["satisfaction_avg"]
     return {
         "open": sum(by_party.values()),
         "open_by_party": dict(sorted(by_party.items())),
