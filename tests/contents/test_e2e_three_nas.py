@@ -109,8 +109,9 @@ class Web:
 
     def login(self, username: str, password: str) -> None:
         self.get("/comptes/login/")
-        status, url, _body = self.post("/comptes/login/", {"username": username, "password": password})
-        assert status == 200 and url.rstrip("/") == self.base, (status, url)
+        status, url, _body = self.post("/comptes/login/?next=/contenus/fraicheur/",
+                                       {"username": username, "password": password})
+        assert status == 200 and url == self.base + "/contenus/fraicheur/", (status, url)
 
 
 def wait_job(web: Web, job_url: str, timeout: float = 120) -> str:
@@ -160,13 +161,17 @@ def publish(web: Web, folder_name: str, notes: str) -> None:
     assert "de « cycle2 » publiée" in page, page
 
 
-def run_tour(web: Web, name: str, uais: list[str], usb: Path) -> tuple[int, Path]:
-    """Plan the tour, build its disk (job), download it from the job's page, extract it onto the "USB disk".
-    Returns (tour pk, the bundle folder on the disk)."""
+def plan_tour(web: Web, name: str, uais: list[str]) -> int:
+    """Plan a tour of these schools through the tours page; its pk."""
     status, tour_url, page = web.post("/contenus/tournees/", {"name": name, "uais": "\n".join(uais)})
     assert status == 200 and re.search(r"/contenus/tournees/\d+/$", tour_url), page
-    tour_pk = int(tour_url.rstrip("/").rsplit("/", 1)[1])
     assert f"Tournée « {name} » prévue." in html.unescape(page)
+    return int(tour_url.rstrip("/").rsplit("/", 1)[1])
+
+
+def build_disk(web: Web, tour_pk: int, usb: Path) -> Path:
+    """Build the tour's disk (job), download it from the job's page once done, extract it onto the "USB disk".
+    Returns the bundle folder on the disk."""
     status, job_url, page = web.post(f"/contenus/tournees/{tour_pk}/disque/", {})
     assert status == 200, page
     page = wait_job(web, job_url)
@@ -174,7 +179,7 @@ def run_tour(web: Web, name: str, uais: list[str], usb: Path) -> tuple[int, Path
     assert link, f"the finished job's page offers no download:\n{page}"
     status, _url, tar_bytes = web.request(link[1])
     assert status == 200 and tar_bytes[:2] != b"<!"
-    archive = usb.parent / f"{name}.tar"
+    archive = usb.parent / f"tour-{tour_pk}.tar"
     archive.write_bytes(tar_bytes)
     shutil.rmtree(usb, ignore_errors=True)
     usb.mkdir(parents=True)
@@ -182,7 +187,7 @@ def run_tour(web: Web, name: str, uais: list[str], usb: Path) -> tuple[int, Path
         tar.extractall(usb, filter="data")
     (bundle,) = [p for p in usb.iterdir() if (p / "preau-bundle.json").exists()]
     assert (bundle / "receipts").is_dir()
-    return tour_pk, bundle
+    return bundle
 
 
 def freshness_counts(web: Web, slug: str) -> dict:
@@ -208,8 +213,10 @@ def test_three_nas_one_online_two_by_one_tour_disk(tmp_path):
 
     with running_server(data, setup=[["shell", "-c", SETUP]], extra_env=env) as server:
         def cli(*args: str) -> str:
-            return subprocess.run([*server["cli"], *args], env=server["env"], check=True, capture_output=True,
-                                  text=True, timeout=300).stdout
+            r = subprocess.run([*server["cli"], *args], env=server["env"], capture_output=True, text=True,
+                               timeout=300)
+            assert r.returncode == 0, f"preau {' '.join(args)}: {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}"
+            return r.stdout
 
         web = Web(server["url"])
         web.login("gestion", "e2e-gestion")
@@ -237,7 +244,8 @@ def test_three_nas_one_online_two_by_one_tour_disk(tmp_path):
             assert agent("checkin", "--root", str(roots[u]))["held"] == {}
 
         # --- a first tour brings v1 to the Bourg: it will hold an older release when v2 comes
-        first_pk, disk = run_tour(web, "Tournée de septembre", [BOURG], usb)
+        first_pk = plan_tour(web, "Tournée de septembre", [BOURG])
+        disk = build_disk(web, first_pk, usb)
         applied = agent("bundle", "apply", str(disk), "--root", str(roots[BOURG]))
         assert applied["ok"], applied
         receipts = sorted((disk / "receipts").glob("*.json"))
@@ -249,6 +257,11 @@ def test_three_nas_one_online_two_by_one_tour_disk(tmp_path):
         assert freshness_counts(web, "cycle2") == {"uptodate": 2, "late1": 0, "late": 0, "never": 1,
                                                    "failing": 0, "silent": 0}
 
+        # --- the next tour is planned ahead: then the Bourg is up to date, only the Hameau needs v1
+        second_pk = plan_tour(web, "Tournée d'octobre", [HAMEAU, BOURG])
+        status, _url, page = web.get(f"/contenus/tournees/{second_pk}/")
+        assert "cycle2 rien → v1" in page and "à jour" in page
+
         # --- v2 is published: the fibre school pulls it, the two others are late (one by one release, one never)
         publish(web, "cycle2-v2", "Nouveaux albums.")
         round2 = agent("run", "--root", str(roots[FIBRE]), "--once", "--ignore-windows")
@@ -257,9 +270,10 @@ def test_three_nas_one_online_two_by_one_tour_disk(tmp_path):
                                                    "failing": 0, "silent": 0}
 
         # --- ONE disk for both offline schools (the late one and the empty one), applied on each NAS
-        second_pk, disk = run_tour(web, "Tournée d'octobre", [HAMEAU, BOURG], usb)
+        # (the disk is built after the publication: it carries v2, and the tour says what each school gets)
+        disk = build_disk(web, second_pk, usb)
         status, _url, page = web.get(f"/contenus/tournees/{second_pk}/")
-        assert "cycle2 v1 → v2" in page and "cycle2 rien → v2" in page
+        assert "cycle2 v1 → v2" in page and "cycle2 rien → v2" in page, page
         for u in (BOURG, HAMEAU):
             applied = agent("bundle", "apply", str(disk), "--root", str(roots[u]))
             assert applied["ok"], applied
