@@ -13,7 +13,9 @@ from openpyxl import load_workbook
 from preau.helpdesk import services
 from preau.helpdesk.models import Category, Ticket
 
-from .fixtures_tickets import fleet  # noqa: F401
+from . import fixtures_tickets
+
+fleet = fixtures_tickets.fleet  # the fleet cast (tests/fleet/conftest.py) as a fixture here
 
 pytestmark = pytest.mark.django_db
 QUEUE = reverse("helpdesk:queue")

@@ -9,7 +9,9 @@ from django.urls import reverse
 from preau.fleet.models import Asset, BatchItem, Origin, RequalificationBatch
 from preau.helpdesk.models import Category, Ticket
 
-from .fixtures_tickets import fleet  # noqa: F401
+from . import fixtures_tickets
+
+fleet = fixtures_tickets.fleet  # the fleet cast (tests/fleet/conftest.py) as a fixture here
 
 pytestmark = pytest.mark.django_db
 NEW, QUEUE = reverse("helpdesk:new"), reverse("helpdesk:queue")

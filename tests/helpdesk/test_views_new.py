@@ -7,7 +7,9 @@ from django.urls import reverse
 
 from preau.helpdesk.models import Article, Category, Ticket
 
-from .fixtures_tickets import fleet  # noqa: F401
+from . import fixtures_tickets
+
+fleet = fixtures_tickets.fleet  # the fleet cast (tests/fleet/conftest.py) as a fixture here
 
 pytestmark = pytest.mark.django_db
 NEW = reverse("helpdesk:new")
@@ -47,7 +49,7 @@ def test_file_projector_request_lands_with_agglomeration_and_mails_party(cast, l
     message = mail.outbox[0]
     html = message.alternatives[0][0]
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert "AS-%d" % ticket.pk in message.subject
+    assert f"AS-{ticket.pk}" in message.subject
     # the class is remembered for the next request
     page = client.get(NEW).content.decode()
     assert f'<option value="{fleet.class1.pk}" selected>' in page
@@ -135,3 +137,14 @@ def test_suggestions_most_resolving_first_and_self_help_creates_nothing(cast, lo
     assert (low.resolved_count, low.useful_yes) == (2, 1)
     assert not Ticket.objects.exists()
     assert client.get(reverse("helpdesk:self-resolved")).status_code == 405
+
+
+def test_the_class_only_device_of_the_kind_is_preselected(cast, login, fleet):
+    client = login(cast.teacher_sa1)
+    assist = reverse("helpdesk:new-assist")
+    params = {"category": cat("projector").pk, "school_class": fleet.class1.pk}
+    assert f'value="{fleet.proj1.tag}" selected' in client.get(assist, params).content.decode()
+    # "je ne sais pas" chosen by the user stays chosen
+    assert f'value="{fleet.proj1.tag}" selected' not in client.get(assist, {**params, "device": ""}).content.decode()
+    # no class chosen: nothing guessed
+    assert f'value="{fleet.proj1.tag}" selected' not in client.get(assist, {"category": cat("projector").pk}).content.decode()

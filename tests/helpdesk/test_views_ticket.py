@@ -7,9 +7,11 @@ from django.urls import reverse
 
 from preau.fleet.models import Asset
 from preau.helpdesk import services
-from preau.helpdesk.models import Article, Category, Comment, Ticket, TicketEvent, TicketLink
+from preau.helpdesk.models import Article, Category, Comment, TicketEvent, TicketLink
 
-from .fixtures_tickets import fleet  # noqa: F401
+from . import fixtures_tickets
+
+fleet = fixtures_tickets.fleet  # the fleet cast (tests/fleet/conftest.py) as a fixture here
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
