@@ -106,7 +106,7 @@ WEIGHTS = {"projector": 18, "thin-client": 14, "tablets-charge": 6, "printer": 9
            "no-internet": 8, "wifi": 9, "contents": 4, "account": 8, "electricity": 4, "cabling": 3, "room": 2,
            "training": 5, "pedagogy": 2, "other": 2}
 SEASON = {9: 2.4, 10: 1.5, 11: 1.2, 12: 0.9, 1: 1.3, 2: 1.0, 3: 1.0, 4: 0.9, 5: 0.8, 6: 0.6, 7: 0.3, 8: 0.3}
-PER_SCHOOL_DAY = 0.075  # requests per school and school day, before the season
+PER_SCHOOL_DAY = 0.05  # requests per school and school day, before the season
 PUBLIC = ["Bonjour, pouvez-vous passer cette semaine ? La classe en a besoin.", "Merci pour votre retour rapide.",
           "Nous avons essayé de redémarrer, sans succès.", "Le problème revient tous les matins.",
           "Je passe jeudi matin entre 8 h 30 et 10 h.", "C'est réglé, merci !",
@@ -259,7 +259,7 @@ class _Mass:
             self.events.append(TicketEvent(ticket=t, at=t.escalated_at, kind=TicketEvent.Kind.ESCALATED))
 
     def comment(self, ticket, at, worker, requester, public_only=False):
-        for _i in range(self.rng.choice([0, 1, 1, 2, 3])):
+        for _i in range(self.rng.choice([0, 0, 1, 1, 2])):
             at = at + timedelta(minutes=self.rng.randint(5, 600))
             if at > self.now:
                 return
