@@ -226,6 +226,13 @@ class Child:
         def check_none(body: bytes) -> str:
             return ""
 
+        def backends() -> list[int]:
+            """The PostgreSQL processes serving the benchmark's database (the workers' persistent connections)."""
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND pid <> pg_backend_pid()")
+                return [row[0] for row in cursor.fetchall()]
+
         lines = {}
         env = dict(os.environ, DB_CONN_MAX_AGE=os.environ.get("DB_CONN_MAX_AGE", "600"))
         for name, app, chdir, check in (("preau", "preau.wsgi", str(ROOT), check_preau),
@@ -239,7 +246,7 @@ class Child:
                 run_load(server.port, agents, warm, concurrency, check)  # warm-up: imports, connections
                 agents.delivered = 0
                 log(f"  {name}: {n:,} check-ins, {concurrency} sockets, {server.config}")
-                result = run_load(server.port, agents, n, concurrency, check, server)
+                result = run_load(server.port, agents, n, concurrency, check, server, db_pids=backends)
             finally:
                 server.stop()
             ok = result["statuses"].get(200, 0) - result["statuses"].get("bad_body", 0)
@@ -250,8 +257,13 @@ class Child:
                 "problems": result["problems"], "seconds": round(result["wall"], 1),
                 "connections": result["connections"], "deliveries_reported": agents.delivered,
                 "generator_cpu_s": result["generator_cpu_s"], "generator_cpu_pct": result["generator_cpu_pct"],
-                "server_cpu_s": result["server_cpu_s"], "machine_busy_pct": result["machine_busy_pct"],
+                "server_cpu_s": result["server_cpu_s"], "db_cpu_s": result["db_cpu_s"],
+                "machine_busy_pct": result["machine_busy_pct"],
             }
+            # CPU per check-in (gunicorn + PostgreSQL) and what 2 idle cores would serve at that cost
+            cpu_ms = 1000 * (result["server_cpu_s"] + (result["db_cpu_s"] or 0)) / max(len(result["times"]), 1)
+            lines[name]["cpu_ms_per_request"] = round(cpu_ms, 2)
+            lines[name]["capacity_per_s_2_cores"] = round(2000 / cpu_ms) if cpu_ms else None
         from preau.contents.models import Delivery, NasNode
 
         self.emit("checkin", server="preau", **lines["preau"], workers=server.config, concurrency=concurrency,

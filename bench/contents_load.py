@@ -78,15 +78,7 @@ class Gunicorn:
         return pids
 
     def cpu_seconds(self) -> float:
-        total = 0
-        for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-            except OSError:
-                pass
-        return total / CLK
+        return cpu_seconds(self.pids())
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -96,6 +88,19 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+
+def cpu_seconds(pids) -> float:
+    """CPU time (user + system) of these processes, from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / CLK
 
 
 def machine_busy() -> tuple[int, int]:
@@ -214,11 +219,15 @@ async def _run(port: int, agents: Agents, order: list[int], concurrency: int, ch
             "connections": connections}
 
 
-def run_load(port: int, agents: Agents, n: int, concurrency: int, check, server: Gunicorn | None = None) -> dict:
-    """Send n check-ins; returns rate, latencies, statuses, and the CPU of the generator and the server."""
+def run_load(port: int, agents: Agents, n: int, concurrency: int, check, server: Gunicorn | None = None,
+             db_pids=None) -> dict:
+    """Send n check-ins; returns rate, latencies, statuses, and the CPU of the generator, of the server and
+    of the database's processes serving it (db_pids(): their pids, e.g. PostgreSQL backends)."""
     order = agents.order(n)
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     server0 = server.cpu_seconds() if server else 0.0
+    pids = db_pids() if db_pids else []
+    db0 = cpu_seconds(pids)
     busy0, total0 = machine_busy()
     result = asyncio.run(_run(port, agents, order, concurrency, check))
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -228,6 +237,7 @@ def run_load(port: int, agents: Agents, n: int, concurrency: int, check, server:
     result.update({
         "generator_cpu_s": round(gen_cpu, 2), "generator_cpu_pct": round(100 * gen_cpu / wall, 1),
         "server_cpu_s": round(server.cpu_seconds() - server0, 2) if server else None,
+        "db_cpu_s": round(cpu_seconds(pids) - db0, 2) if db_pids else None,
         "machine_busy_pct": round(100 * (busy1 - busy0) / max(total1 - total0, 1), 1),
     })
     return result

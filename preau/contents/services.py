@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from preau.core import audit
 from preau.core.models import AuditEntry
+from preau.territory.models import School
 
 from .models import Collection, Delivery, NasNode, Release, Subscription
 
@@ -214,23 +215,49 @@ def enrol(code: str, *, public_key: str = "", agent_version: str = "") -> dict:
             "collections": list(collections_for_school(node.school).values_list("slug", flat=True))}
 
 
+# Check-ins are the hottest path of the service (every NAS, every quarter of an hour): their two writes and
+# reads are written in SQL (a RawQuerySet keeps Django's conversions), which costs a fifth of the ORM's
+# query building (docs/contents-bench.md).
+
+
+def _node_sql() -> str:
+    qn = connection.ops.quote_name
+    return (f"SELECT n.*, s.{qn('commune_id')} AS school_commune_id, s.{qn('kind')} AS school_kind, "
+            f"{_fingerprint_sql()} FROM {qn(NasNode._meta.db_table)} n "
+            f"JOIN {qn(School._meta.db_table)} s ON s.{qn('id')} = n.{qn('school_id')} WHERE n.{qn('node_id')} = %s")
+
+
 def authenticate(node_id: str, credential: str) -> NasNode:
-    """The node (with its school) whose credential this is: one indexed query, a constant-time comparison."""
-    try:
-        node = NasNode.objects.select_related("school").get(node_id=node_id)
-    except NasNode.DoesNotExist:
-        node = None
+    """The node whose credential this is (one indexed query, a constant-time comparison), with its school's
+    commune and kind loaded (the school's other fields are loaded if used) and, read in the same query, the
+    fingerprint of the offers (offer_table)."""
+    node = next(iter(NasNode.objects.raw(_node_sql(), [node_id])), None)
     if node is None or not node.credential_hash or not hmac.compare_digest(node.credential_hash,
                                                                            digest(credential or "")):
         raise AgentRefused(_("Identifiants du NAS refusés."), 401)
     if node.revoked_at is not None:
         raise AgentRefused(_("Ce NAS a été révoqué : réenrôlez-le avec un nouveau code."), 403)
+    known = {"id": node.school_id, "kind": node.school_kind, "commune_id": node.school_commune_id}
+    names = [f.attname for f in School._meta.concrete_fields if f.attname in known]
+    node.school = School.from_db(node._state.db, names, [known[n] for n in names])
+    node.offers_fingerprint = tuple(getattr(node, f"fp{i}") for i in range(FINGERPRINT_COLUMNS))
     return node
+
+
+def _record_check_in(node_pk: int, seq: int, fields: dict) -> bool:
+    """UPDATE … SET fields WHERE pk = node_pk AND last_checkin_seq < seq; False when no row was updated."""
+    qn, meta = connection.ops.quote_name, NasNode._meta
+    columns = [meta.get_field(name) for name in fields]
+    sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in columns)} "
+           f"WHERE {qn('id')} = %s AND {qn('last_checkin_seq')} < %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(f.get_db_prep_save(fields[f.name], connection) for f in columns), node_pk, seq])
+        return cursor.rowcount > 0
 
 
 # The offer of every check-in comes from a small table (each collection with a current release: its version,
 # manifest and who receives it) kept in memory per process. It is rebuilt (2 queries) when its key changes:
-# - a fingerprint read at every check-in in one cheap query (counts and largest ids of collections,
+# - a fingerprint read at every check-in with the node (counts and largest ids of collections,
 #   subscriptions, releases and withdrawn releases): a publication, a withdrawal, a new or removed
 #   subscription, in any process, changes it;
 # - the contents generation in Django's cache, bumped by every save or delete of a collection, release or
@@ -264,20 +291,30 @@ def _generation() -> str:
     return generation
 
 
+FINGERPRINT_COLUMNS = 7
+
+
+def _fingerprint_sql() -> str:
+    """Seven scalar subqueries (counts and largest ids of collections, subscriptions, releases, withdrawn
+    releases): select-list expressions, read alone or with the node of a check-in (one round trip)."""
+    qn = connection.ops.quote_name
+    c, s, r = (qn(m._meta.db_table) for m in (Collection, Subscription, Release))
+    return (f"(SELECT COUNT(*) FROM {c}) AS fp0, (SELECT MAX(id) FROM {c}) AS fp1, "
+            f"(SELECT COUNT(*) FROM {s}) AS fp2, (SELECT MAX(id) FROM {s}) AS fp3, "
+            f"(SELECT COUNT(*) FROM {r}) AS fp4, (SELECT MAX(id) FROM {r}) AS fp5, "
+            f"(SELECT COUNT(*) FROM {r} WHERE withdrawn_at IS NOT NULL) AS fp6")
+
+
 def _fingerprint() -> tuple:
-    tables = {m: connection.ops.quote_name(m._meta.db_table) for m in (Collection, Release, Subscription)}
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT COUNT(*) FROM {tables[Collection]}), (SELECT MAX(id) FROM {tables[Collection]}), "
-            f"(SELECT COUNT(*) FROM {tables[Subscription]}), (SELECT MAX(id) FROM {tables[Subscription]}), "
-            f"(SELECT COUNT(*) FROM {tables[Release]}), (SELECT MAX(id) FROM {tables[Release]}), "
-            f"(SELECT COUNT(*) FROM {tables[Release]} WHERE withdrawn_at IS NOT NULL)")
+        cursor.execute(f"SELECT {_fingerprint_sql()}")
         return tuple(cursor.fetchone())
 
 
-def offer_table() -> list[tuple]:
-    """[(slug, version, manifest, everyone, communes, kinds, schools)] of the collections with a current release."""
-    generation, now = (_generation(), _fingerprint()), time.monotonic()
+def offer_table(fingerprint: tuple | None = None) -> list[tuple]:
+    """[(slug, version, manifest, everyone, communes, kinds, schools)] of the collections with a current release.
+    fingerprint: as read with the node by authenticate(), else read here."""
+    generation, now = (_generation(), fingerprint or _fingerprint()), time.monotonic()
     memo = _offers_memo.get("table")
     if memo and memo[0] == generation and memo[1] > now:
         return memo[2]
@@ -301,11 +338,11 @@ def offer_table() -> list[tuple]:
     return table
 
 
-def offers_for_school(school) -> dict:
+def offers_for_school(school, fingerprint: tuple | None = None) -> dict:
     """{slug: {version, manifest}}: the current release of every collection the school receives (the same
     collections as collections_for_school; one without a current release is not offered)."""
     return {slug: {"version": version, "manifest": manifest}
-            for slug, version, manifest, everyone, communes, kinds, schools in offer_table()
+            for slug, version, manifest, everyone, communes, kinds, schools in offer_table(fingerprint)
             if everyone or school.commune_id in communes or school.kind in kinds or school.pk in schools}
 
 
@@ -315,8 +352,8 @@ def check_in(node: NasNode, *, seq: int, held: dict, disk_free: int | None = Non
     versions held (a new version counts once as an online delivery), and answer what to pull.
 
     Cheap when nothing changed, which is most check-ins: one conditional UPDATE (… WHERE last_checkin_seq <
-    seq: a replay or a check-in overtaken by a later one updates no row and is refused) and the offer in one
-    query. Releases are looked up only for versions `node` did not already hold (its held versions were
+    seq: a replay or a check-in overtaken by a later one updates no row and is refused) and the offer from
+    offer_table() (one small query when nothing was published). Releases are looked up only for versions `node` did not already hold (its held versions were
     delivered when they first arrived); Delivery's unique (node, release) keeps a delivery counted once even
     when two check-ins of the same NAS race."""
     now = timezone.now()
@@ -328,7 +365,7 @@ def check_in(node: NasNode, *, seq: int, held: dict, disk_free: int | None = Non
     if agent_version:
         fields["agent_version"] = agent_version[:40]
     with transaction.atomic() if new else nullcontext():  # one UPDATE alone needs no transaction
-        if not NasNode.objects.filter(pk=node.pk, last_checkin_seq__lt=seq).update(**fields):
+        if not _record_check_in(node.pk, seq, fields):
             last = NasNode.objects.filter(pk=node.pk).values_list("last_checkin_seq", flat=True).first()
             raise AgentRefused(_("Contact rejoué ou hors d'ordre (compteur %(s)s ≤ %(last)s) : ignoré.")
                                % {"s": seq, "last": last if last is not None else "?"}, 409)
@@ -340,7 +377,8 @@ def check_in(node: NasNode, *, seq: int, held: dict, disk_free: int | None = Non
                                                    defaults={"via": Delivery.Via.ONLINE, "delivered_at": now})
     for name, value in fields.items():
         setattr(node, name, value)
-    return {"collections": offers_for_school(node.school), "server_time": now.isoformat()}
+    offers = offers_for_school(node.school, getattr(node, "offers_fingerprint", None))
+    return {"collections": offers, "server_time": now.isoformat()}
 
 
 @transaction.atomic
