@@ -159,6 +159,10 @@ PREAU_CONTENT_STORE = os.environ.get("PREAU_CONTENT_STORE", str(DATA_DIR / "cont
 PREAU_CONTENT_KEY = os.environ.get("PREAU_CONTENT_KEY", str(DATA_DIR / "contents" / "publisher.key"))
 # Server folders releases may be published from (nothing outside it).
 PREAU_CONTENT_IMPORT_ROOT = os.environ.get("PREAU_CONTENT_IMPORT_ROOT", str(DATA_DIR / "contents" / "incoming"))
+# Publishing from an uploaded archive: where uploads wait for their job, the most bytes (once extracted) and members.
+PREAU_CONTENT_UPLOADS = os.environ.get("PREAU_CONTENT_UPLOADS", str(DATA_DIR / "contents" / "uploads"))
+PREAU_CONTENT_UPLOAD_MAX_BYTES = env_int("PREAU_CONTENT_UPLOAD_MAX_BYTES", 20 * 1024 ** 3)
+PREAU_CONTENT_UPLOAD_MAX_FILES = env_int("PREAU_CONTENT_UPLOAD_MAX_FILES", 200_000)
 # Production: nginx serves the store; the app answers X-Accel-Redirect to this internal location (e.g. /_store/).
 PREAU_CONTENT_X_ACCEL = os.environ.get("PREAU_CONTENT_X_ACCEL") or None
 # The store's public address given to NAS at enrolment (default: this server's /contenus/store/).
