@@ -196,9 +196,9 @@ class _Mass:
                    description="", requester=requester, status=Status.NEW, party=party, created_at=created,
                    updated_at=created, take_charge_due=cal.add(created, take_limit),
                    resolve_due=cal.add(created, resolve_limit), **fields)
-        take_h = self.hours(take_limit, 0.12)
+        take_h = self.hours(take_limit, 0.07)
         taken_at = cal.add(created, take_h)
-        resolve_h = max(take_h + 0.25, self.hours(resolve_limit, 0.18))
+        resolve_h = max(take_h + 0.25, self.hours(resolve_limit, 0.1))
         resolved_at = cal.add(created, resolve_h)
         self.events.append(TicketEvent(ticket=t, at=created, user=requester, kind=TicketEvent.Kind.CREATED))
         worker = self.worker(t)
