@@ -201,8 +201,11 @@ def new_assist(request: HttpRequest) -> HttpResponse:
     if class_id not in {k.pk for k in classes}:
         class_id = None
     devices = _devices(user, school, category, class_id)
+    asked = data.get("device")
+    if asked == "" and request.headers.get("HX-Trigger-Name") in ("category", "school_class"):
+        asked = None  # a new problem or class: "je ne sais pas" was not a choice about these devices
     form = NewTicketForm(classes=classes, devices=devices,
-                         initial={"device": _default_device(devices, class_id, data.get("device"))})
+                         initial={"device": _default_device(devices, class_id, asked)})
     return render(request, "helpdesk/_new_assist.html", {
         "form": form, "devices": devices, "category": category, "school": school,
         "suggestions": suggestions(category, data.get("description", "")),

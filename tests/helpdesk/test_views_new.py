@@ -146,5 +146,8 @@ def test_the_class_only_device_of_the_kind_is_preselected(cast, login, fleet):
     assert f'value="{fleet.proj1.tag}" selected' in client.get(assist, params).content.decode()
     # "je ne sais pas" chosen by the user stays chosen
     assert f'value="{fleet.proj1.tag}" selected' not in client.get(assist, {**params, "device": ""}).content.decode()
+    # choosing the class (htmx names the field that changed) guesses again
+    html = client.get(assist, {**params, "device": ""}, HTTP_HX_TRIGGER_NAME="school_class").content.decode()
+    assert f'value="{fleet.proj1.tag}" selected' in html
     # no class chosen: nothing guessed
     assert f'value="{fleet.proj1.tag}" selected' not in client.get(assist, {"category": cat("projector").pk}).content.decode()
