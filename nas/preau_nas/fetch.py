@@ -265,7 +265,10 @@ class HTTPSource:
         except (OSError, http.client.HTTPException) as exc:
             self._drop()
             raise_disk_full(exc, path) if isinstance(exc, OSError) else None
-            raise NasError(f"{self.base_url}/{rel}: {exc}") from exc
+            if isinstance(exc, OSError) and exc.filename:  # the local file, not the network
+                raise NasError(f"{path}: {exc}") from exc
+            raise NasError(f"{self.base_url}/{rel}: server unreachable or cut off ({exc}); the next run will "
+                           f"download this file again") from exc
         except BaseException:
             self._drop()
             raise
