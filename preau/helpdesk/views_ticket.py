@@ -13,7 +13,6 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -292,8 +291,6 @@ def ticket_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     error = done = None
     try:
         done = handler(request, ticket)
-    except PermissionDenied:
-        raise
     except (HelpdeskError, attachments.AttachmentRefused, lifecycle.TransitionRefused) as exc:
         error = str(exc)
     ticket = access.get_ticket(request.user, pk)  # as stored now

@@ -239,3 +239,45 @@ def test_resolve_with_article(cast, login):
     article.refresh_from_db()
     assert ticket.status == "resolved" and ticket.resolved_by_article == article and article.resolved_count == 1
     assert login(cast.committee).post(act(ticket, "article"), {"article": article.pk}).status_code == 400
+
+
+@pytest.mark.parametrize("who", ["committee", "advisor_c1"])
+def test_comment_denied_to_readers_who_are_not_parties(cast, login, who):
+    ticket = file(cast.teacher_sa1, cast.sa1)
+    assert login(getattr(cast, who)).post(act(ticket, "message"), {"body": "bonjour"}).status_code == 403
+    assert not Comment.objects.exists()
+
+
+def test_deadline_badges(cast, login):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from preau.helpdesk.models import Ticket
+    ticket = file(cast.teacher_sa1, cast.sa1)
+    now = timezone.now()
+    Ticket.objects.filter(pk=ticket.pk).update(take_charge_due=now - timedelta(hours=1),
+                                               resolve_due=now + timedelta(hours=1))
+    html = login(cast.technician).get(page(ticket)).content.decode()
+    take = html[html.index('id="take-due"'):html.index('id="resolve-due"')]
+    resolve = html[html.index('id="resolve-due"'):html.index("</dl>", html.index('id="resolve-due"'))]
+    assert "hd-breached" in take and "hd-warning" in resolve
+
+
+def test_ticket_page_queries_bounded(cast, login, fleet):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ticket = file(cast.teacher_sa1, cast.sa1, device=fleet.tc1, slug="thin-client")
+    services.do_comment(cast.teacher_sa1, ticket, "premier message")  # comments present in both measures
+    client = login(cast.technician)
+    with CaptureQueriesContext(connection) as small:
+        client.get(page(ticket))
+    for i in range(15):
+        services.do_comment(cast.technician, ticket, f"message {i}", internal=bool(i % 2))
+        services.do_comment(cast.teacher_sa1, ticket, f"réponse {i}")
+    services.do_assign(cast.technician, ticket, cast.technician)
+    with CaptureQueriesContext(connection) as large:
+        response = client.get(page(ticket))
+    assert "réponse 14" in response.content.decode()
+    assert len(large) == len(small) <= 30, len(large)
