@@ -62,6 +62,10 @@ class UploadPublishForm(forms.Form):
     notes = forms.CharField(label=gettext_lazy("Notes de version"), required=False,
                             widget=forms.Textarea(attrs={"rows": 3}))
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "id_upload_%s")  # beside the server-folder form on the same page
+        super().__init__(*args, **kwargs)
+
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(label=gettext_lazy("Motif du retrait"), max_length=300)

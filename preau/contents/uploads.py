@@ -29,6 +29,7 @@ import zstandard
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopFutureHandlers
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from .services import ContentsError
@@ -164,11 +165,8 @@ def receive(uploaded) -> str:
 
 
 def human(n: int) -> str:
-    for unit in ("o", "Kio", "Mio", "Gio"):
-        if n < 1024 or unit == "Gio":
-            return f"{n:.0f} {unit}" if unit == "o" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    """A size as the pages show it (Django's filesizeformat, in the user's language)."""
+    return str(filesizeformat(n)).replace("\xa0", " ")
 
 
 # --------------------------------------------------------------------------- formats and checks

@@ -177,14 +177,14 @@ def test_zip_bomb_refused_by_declared_size(cast, login, collection, tmp_path, se
     assert len(bomb) < 2000
     answer = post_upload(login(cast.admin), bomb, "bombe.zip")
     html = answer.content.decode()
-    assert answer.status_code == 400 and "« b.bin » : le contenu dépasse 97.7 Kio" in html
+    assert answer.status_code == 400 and "« b.bin » : le contenu dépasse " + uploads.human(100_000) in html
     assert upload_dirs(tmp_path) == [] and not Job.objects.exists()
 
 
 def test_upload_itself_too_big(cast, login, collection, tmp_path, settings):
     settings.PREAU_CONTENT_UPLOAD_MAX_BYTES = 1000
     answer = post_upload(login(cast.admin), make_tar({"x.bin": bytes(range(256)) * 40}, mode="w"), "gros.tar")
-    assert answer.status_code == 400 and "plus de 1000 o, la limite des envois" in answer.content.decode()
+    assert answer.status_code == 400 and f"plus de {uploads.human(1000)}, la limite des envois" in answer.content.decode()
     assert upload_dirs(tmp_path) == [] and not Job.objects.exists()
 
 
