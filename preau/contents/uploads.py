@@ -37,6 +37,7 @@ from .services import ContentsError
 ARCHIVE = "archive"  # the uploaded file, inside the upload's folder
 TREE = "tree"  # where it is extracted
 CHUNK = 1 << 20
+ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 IGNORED_TOP = {"__MACOSX"}  # resource forks added by macOS's archiver
 
 
@@ -239,6 +240,13 @@ def check_zip_members(zf: zipfile.ZipFile, archive: str) -> list[tuple[zipfile.Z
         kind = stat.S_IFMT(info.external_attr >> 16)
         if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
             raise _special(archive, info.filename)
+        if info.flag_bits & 0x1:
+            raise ArchiveRefused(_("Archive « %(a)s », élément « %(m)s » : chiffré (protégé par un mot de passe), "
+                                   "impossible à publier.") % {"a": archive, "m": info.filename})
+        if info.compress_type not in ZIP_METHODS:
+            raise ArchiveRefused(_("Archive « %(a)s », élément « %(m)s » : méthode de compression non prise en "
+                                   "charge (n° %(c)s, par exemple Deflate64) ; refaites l'archive en .zip standard "
+                                   "ou en .tar.gz.") % {"a": archive, "m": info.filename, "c": info.compress_type})
         declared += info.file_size
         if declared > max_bytes():
             raise _too_big(archive, info.filename)
@@ -314,7 +322,7 @@ def _extract_zip(path: Path, tree: Path, archive: str, progress) -> None:
                         out.write(chunk)
                         if progress:
                             progress(min(done, total), total, info.filename)
-            except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+            except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
                 raise ArchiveRefused(_("Archive « %(a)s », élément « %(m)s » illisible : %(e)s.")
                                      % {"a": archive, "m": info.filename, "e": exc}) from exc
 

@@ -156,7 +156,22 @@ def _symlink_zip() -> bytes:
     return buf.getvalue()
 
 
+def _patched_zip(entries: dict, flag: int = 0, method: int | None = None) -> bytes:
+    """A zip whose members claim to be encrypted (flag bit 0) or compressed with another method (e.g. 9,
+    Deflate64), as some archivers write them."""
+    data = bytearray(make_zip(entries))
+    pos = bytes(data).find(b"PK\x01\x02")
+    while pos != -1:
+        data[pos + 8] |= flag
+        if method is not None:
+            data[pos + 10:pos + 12] = method.to_bytes(2, "little")
+        pos = bytes(data).find(b"PK\x01\x02", pos + 4)
+    return bytes(data)
+
+
 @pytest.mark.parametrize("name,data,expected", [
+    ("chiffre.zip", _patched_zip({"secret.txt": b"x"}, flag=1), "« secret.txt » : chiffré"),
+    ("deflate64.zip", _patched_zip({"gros.bin": b"x"}, method=9), "« gros.bin » : méthode de compression non prise"),
     ("texte.zip", b"ceci n'est pas une archive" * 30, "n&#x27;est pas une archive reconnue"),
     ("evade.zip", make_zip({"ok.txt": b"ok", "../../evade.txt": b"x"}), "« ../../evade.txt » : « .. » refusé"),
     ("absolu.zip", make_zip({"/etc/cron.d/x": b"x"}), "« /etc/cron.d/x » : chemin absolu refusé"),
