@@ -139,7 +139,9 @@ class QueueFilterForm(forms.Form):
     OPEN = "open"
     ALL = "all"
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, default_status: str = OPEN, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = [(self.OPEN, _("ouvertes")), (self.ALL, _("toutes"))] + list(
-            lifecycle.Status.choices)
+        first = [(self.OPEN, _("ouvertes")), (self.ALL, _("toutes"))]
+        if default_status == self.ALL:
+            first.reverse()  # the list's default comes first, so the select shows what is listed
+        self.fields["status"].choices = first + list(lifecycle.Status.choices)

@@ -104,7 +104,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 def mine(request: HttpRequest) -> HttpResponse:
     """The requests I made, and those I am in charge of."""
     user = request.user
-    form = QueueFilterForm(request.GET)
+    form = QueueFilterForm(request.GET, default_status=QueueFilterForm.ALL)
     qs = _filtered(request, access.tickets_for(user).filter(Q(requester=user) | Q(assignee=user)), form,
                    QueueFilterForm.ALL).order_by("-created_at", "-pk")
     return _list_page(request, qs, form=form, title=_("Mes demandes"), kind="mine")
@@ -114,7 +114,7 @@ def mine(request: HttpRequest) -> HttpResponse:
 def school_list(request: HttpRequest, uai: str) -> HttpResponse:
     """Every request of a school the user sees (404 out of scope)."""
     school = territory_access.get_school(request.user, uai)
-    form = QueueFilterForm(request.GET)
+    form = QueueFilterForm(request.GET, default_status=QueueFilterForm.ALL)
     qs = _filtered(request, access.tickets_for(request.user).filter(school=school), form,
                    QueueFilterForm.ALL).order_by("-created_at", "-pk")
     return _list_page(request, qs, form=form, title=_("Demandes de %(s)s") % {"s": school.name}, kind="school",
@@ -140,6 +140,7 @@ def queue_export(request: HttpRequest, fmt: str) -> HttpResponse:
             % {"n": XLSX_MAX_ROWS}}, status=400)
     statuses, priorities, parties = (dict(lifecycle.Status.choices), dict(Priority.choices), dict(Party.choices))
     now = timezone.now()
+    yes, no = _("oui"), _("non")
 
     def rows():
         fields = ("pk", "created_at", "status", "priority", "category__label", "party", "school__uai",
@@ -154,7 +155,7 @@ def queue_export(request: HttpRequest, fmt: str) -> HttpResponse:
                    str(parties.get(party, party)), uai, school, commune, klass, tag, requester, assignee,
                    timezone.localtime(take_due).strftime("%d/%m/%Y %H:%M") if take_due else "",
                    timezone.localtime(resolve_due).strftime("%d/%m/%Y %H:%M") if resolve_due else "",
-                   "oui" if late else "non", title]
+                   yes if late else no, title]
 
     return export_response(fmt, "demandes", EXPORT_HEADERS, rows())
 

@@ -151,3 +151,8 @@ def test_the_class_only_device_of_the_kind_is_preselected(cast, login, fleet):
     assert f'value="{fleet.proj1.tag}" selected' in html
     # no class chosen: nothing guessed
     assert f'value="{fleet.proj1.tag}" selected' not in client.get(assist, {"category": cat("projector").pk}).content.decode()
+
+
+def test_qr_label_of_another_school_is_404(cast, login, fleet):
+    assert login(cast.teacher_sa1).get(NEW, {"appareil": fleet.pc_b.tag}).status_code == 404
+    assert login(cast.teacher_sa1).get(NEW, {"appareil": "SEM-99999"}).status_code == 404
