@@ -133,6 +133,13 @@ class ArchiveUploadHandler(FileUploadHandler):
         self.out.close()
         return ArchiveUpload(self.token, self.file_name, self.size, self.too_big)
 
+    def upload_interrupted(self):
+        """Django stopped the upload (StopUpload): nothing kept. A connection lost mid-upload leaves the folder to
+        sweep(), an hour after its last write."""
+        if getattr(self, "out", None) is not None:
+            self.out.close()
+            discard(self.token)
+
 
 def receive(uploaded) -> str:
     """Put an uploaded archive in its upload folder (unless ArchiveUploadHandler already did), check what is

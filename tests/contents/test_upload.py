@@ -340,3 +340,14 @@ def test_sweep_spares_an_upload_still_arriving(tmp_path):
     assert uploads.sweep() == 0 and folder.is_dir()
     os.utime(folder / uploads.ARCHIVE, (old, old))
     assert uploads.sweep() == 1 and not folder.exists()
+
+
+def test_interrupted_upload_leaves_nothing(tmp_path, rf):
+    handler = uploads.ArchiveUploadHandler(rf.post("/"))
+    with pytest.raises(Exception) as raised:
+        handler.new_file("archive", "a.zip", "application/zip", 100)
+    assert type(raised.value).__name__ == "StopFutureHandlers"
+    handler.receive_data_chunk(b"PK\x03\x04" + b"\x00" * 10, 0)
+    assert len(upload_dirs(tmp_path)) == 1
+    handler.upload_interrupted()
+    assert upload_dirs(tmp_path) == []
