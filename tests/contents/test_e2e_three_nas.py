@@ -268,12 +268,22 @@ def test_three_nas_one_online_two_by_one_tour_disk(tmp_path):
         assert round2["ok"] and round2["pulled"]["cycle2"]["status"] == "updated", round2
         assert freshness_counts(web, "cycle2") == {"uptodate": 1, "late1": 1, "late": 0, "never": 1,
                                                    "failing": 0, "silent": 0}
+        # what Préau would propose for the commune: its late offline schools, the same two, not the fibre one
+        status, url, page = web.post("/contenus/tournees/", {"name": "Proposition", "commune": "42218"})
+        assert status == 200 and re.search(r"/contenus/tournees/\d+/$", url), page
+        stops = re.findall(r"<li><strong>([^<]+)</strong> <small>(\w+) ", html.unescape(page))
+        assert sorted(stops) == [("École du Bourg", BOURG), ("École du Hameau", HAMEAU)], stops
 
         # --- ONE disk for both offline schools (the late one and the empty one), applied on each NAS
         # (the disk is built after the publication: it carries v2, and the tour says what each school gets)
         disk = build_disk(web, second_pk, usb)
         status, _url, page = web.get(f"/contenus/tournees/{second_pk}/")
         assert "cycle2 v1 → v2" in page and "cycle2 rien → v2" in page, page
+        status, _url, sheet = web.get(f"/contenus/tournees/{second_pk}/feuille/")  # printable, in visiting order
+        sheet = html.unescape(sheet)
+        assert status == 200 and sheet.index("École du Hameau") < sheet.index("École du Bourg")
+        bundle_id = re.search(r'<code id="bundle-id">(\w+)</code>', page)[1]
+        assert bundle_id in sheet and disk.name == "preau-Tournée d'octobre"
         for u in (BOURG, HAMEAU):
             applied = agent("bundle", "apply", str(disk), "--root", str(roots[u]))
             assert applied["ok"], applied
