@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -69,7 +70,16 @@ class CollectionFreshness:
     collection: Collection
     current: int | None
     counts: dict = field(default_factory=lambda: dict.fromkeys(STATES, 0))
-    states: dict = field(default_factory=dict)  # school pk -> state
+    _states: dict | None = None
+    _evaluate: object = None  # computes the states when first asked (compute() gives it)
+
+    @property
+    def states(self) -> dict:
+        """school pk -> state, for the subscribed schools (computed on first use: the dashboard needs it for one
+        collection only, the counts are computed without it)."""
+        if self._states is None:
+            self._states = self._evaluate(self, True) if self._evaluate else {}
+        return self._states
 
     @property
     def total(self) -> int:
@@ -152,21 +162,74 @@ def compute(schools_qs, now=None) -> Freshness:
     for pk, school in schools.items():
         by_commune.setdefault(school.commune_id, []).append(pk)
         by_kind.setdefault(school.kind, []).append(pk)
+    # Each node's class once: failing / silent (active NAS), "" (active, judged on what it holds); schools
+    # without an active NAS are "never" for every collection.
+    klass: dict[int, str] = {}
+    for pk, n in nodes.items():
+        if n.active:
+            klass[pk] = "failing" if n.last_error else "silent" if n.silent else ""
+
+    def evaluate(cf: CollectionFreshness, with_states: bool) -> dict:
+        """Count (and, with_states, return) the states of the collection's subscribed schools: as state_of(),
+        but each held version's state is worked out once per collection, not once per school."""
+        slug, cv = cf.collection.slug, versions.get(cf.collection.pk, [])
+        counts = dict.fromkeys(STATES, 0)
+        states: dict[int, str] = {}
+        if cv:
+            by_version: dict = {}
+            for pk in subscribed_schools(subs.get(cf.collection.pk, []), schools, by_commune, by_kind):
+                k = klass.get(pk)
+                if k is None:
+                    state = "never"
+                elif k:
+                    state = k
+                else:
+                    held = nodes[pk].held.get(slug)
+                    if type(held) is not int:  # nothing held, or not a version (state_of: never)
+                        state = "never"
+                    else:
+                        state = by_version.get(held)
+                        if state is None:
+                            state = by_version[held] = state_of(nodes[pk], slug, cv)
+                counts[state] += 1
+                if with_states:
+                    states[pk] = state
+        cf.counts = counts
+        return states
+
     out = []
     for collection in Collection.objects.order_by("name"):
         cv = versions.get(collection.pk, [])
-        cf = CollectionFreshness(collection, cv[-1] if cv else None)
-        if cv:
-            for pk in subscribed_schools(subs.get(collection.pk, []), schools, by_commune, by_kind):
-                state = state_of(nodes.get(pk), collection.slug, cv)
-                cf.states[pk] = state
-                cf.counts[state] += 1
+        cf = CollectionFreshness(collection, cv[-1] if cv else None, _evaluate=evaluate)
+        evaluate(cf, False)
         out.append(cf)
     silent = [(schools[pk], n) for pk, n in nodes.items() if pk in schools and n.silent]
     failing = [(schools[pk], n) for pk, n in nodes.items() if pk in schools and n.active and n.last_error]
     silent.sort(key=lambda p: (p[1].last_checkin_at is not None, p[1].last_checkin_at or now))
     failing.sort(key=lambda p: p[0].name)
     return Freshness(schools, nodes, out, silent, failing)
+
+
+def data_fingerprint() -> tuple:
+    """What the dashboard's figures depend on, in one cheap query: NAS (count, enrolled, revoked, reporting an
+    error), deliveries (count, largest id: every newly held version is one), schools (count, closed) and the
+    collections, subscriptions and releases (services' fingerprint of the offers). The silence of a NAS
+    depends on the clock: a page computed from this fingerprint is reused for a minute at most."""
+    from preau.territory.models import School
+
+    from . import services
+    from .models import Delivery
+
+    qn = connection.ops.quote_name
+    n, d, sc = (qn(m._meta.db_table) for m in (NasNode, Delivery, School))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {n}), (SELECT COUNT(*) FROM {n} WHERE enrolled_at IS NOT NULL), "
+            f"(SELECT COUNT(*) FROM {n} WHERE revoked_at IS NOT NULL), "
+            f"(SELECT COUNT(*) FROM {n} WHERE last_error <> ''), (SELECT COUNT(*) FROM {d}), "
+            f"(SELECT MAX(id) FROM {d}), (SELECT COUNT(*) FROM {sc}), "
+            f"(SELECT COUNT(*) FROM {sc} WHERE closed_on IS NOT NULL), {services._fingerprint_sql()}")
+        return tuple(cursor.fetchone())
 
 
 def school_block(user, school, now=None) -> dict | None:
