@@ -23,6 +23,20 @@ def fleet_nav(user) -> list:
     return items
 
 
+def helpdesk_nav(user) -> list:
+    from preau.accounts.models import Role
+    from preau.helpdesk.access import SCHOOL_ROLES, party_q
+
+    items = []
+    if user.role in SCHOOL_ROLES:
+        items += [(reverse("helpdesk:new"), _("Demander de l'aide")), (reverse("helpdesk:mine"), _("Mes demandes"))]
+    elif party_q(user) is not None:
+        items.append((reverse("helpdesk:queue"), _("Assistance")))
+    if user.role != Role.WORKSHOP:
+        items.append((reverse("helpdesk:kb"), _("Aide en ligne")))
+    return items
+
+
 def nav(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -38,6 +52,7 @@ def nav(request):
 
     if can_see_nodes(user):  # the freshness of the contents on the NAS of the user's schools
         items.append((reverse("contents:freshness"), _("Contenus")))
+    items += helpdesk_nav(user)
     if user.can_import:
         items.append((reverse("territory:imports"), _("Imports")))
     if user.is_admin:
