@@ -172,6 +172,16 @@ PREAU_CONTENT_ENROL_MAX_FAILURES = env_int("PREAU_CONTENT_ENROL_MAX_FAILURES", 1
 PREAU_CONTENT_AUTH_CACHE_SECONDS = env_int("PREAU_CONTENT_AUTH_CACHE_SECONDS", 30)
 # A NAS silent for longer than this many days is flagged.
 PREAU_NAS_SILENT_DAYS = env_int("PREAU_NAS_SILENT_DAYS", 7)
+# Assistance: working hours of the school calendar (deadlines count only these; Monday = 0), the working
+# hours before a resolution deadline when its warning goes out, how long the answer-by-link in e-mails
+# works, and the attachments' limits (a file, a message, the longest side of a stored photo).
+PREAU_HELPDESK_HOURS = os.environ.get("PREAU_HELPDESK_HOURS", "08:30-16:30")
+PREAU_HELPDESK_WORKDAYS = os.environ.get("PREAU_HELPDESK_WORKDAYS", "0,1,2,3,4")
+PREAU_HELPDESK_WARN_HOURS = env_int("PREAU_HELPDESK_WARN_HOURS", 4)
+PREAU_HELPDESK_REPLY_DAYS = env_int("PREAU_HELPDESK_REPLY_DAYS", 30)
+PREAU_HELPDESK_ATTACHMENT_MAX_BYTES = env_int("PREAU_HELPDESK_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+PREAU_HELPDESK_ATTACHMENT_MAX_COUNT = env_int("PREAU_HELPDESK_ATTACHMENT_MAX_COUNT", 6)
+PREAU_HELPDESK_IMAGE_MAX_PX = env_int("PREAU_HELPDESK_IMAGE_MAX_PX", 1600)
 # A device bought longer ago than this is "too old" on a school's equipment section.
 PREAU_FLEET_OLD_YEARS = env_int("PREAU_FLEET_OLD_YEARS", 7)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
