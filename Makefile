@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-import bench-sync bench-fleet bench-contents venv clean
+.PHONY: run test lint bench bench-import bench-sync bench-fleet bench-contents bench-helpdesk venv clean
 
 # Create/refresh the virtualenv when pyproject files change.
 $(STAMP): pyproject.toml nas/pyproject.toml
@@ -47,6 +47,10 @@ bench-fleet: $(STAMP)
 ## a 30-school tour bundle vs per-school deltas; QUICK=1: small sizes (runs in the suite)
 bench-contents: $(STAMP)
 	$(PY) bench/contents.py $(if $(QUICK),--quick,)
+
+## make bench-helpdesk: 500,000 help requests and 2,000,000 comments: queues, request page, figures; QUICK=1: small
+bench-helpdesk: $(STAMP)
+	$(PY) bench/helpdesk.py $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) .venv-nas
