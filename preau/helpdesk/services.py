@@ -420,9 +420,11 @@ def do_self_resolved(user, article: Article) -> Article:
     is created; the article counts one more resolution (and a "useful" answer) so it surfaces first."""
     if not article.published:
         raise HelpdeskError(_("Cet article n'est pas publié."))
+    counted = ArticleVote.objects.filter(article=article, user=user, useful=True).exists()
     article = do_vote(user, article, True)
-    Article.objects.filter(pk=article.pk).update(resolved_count=F("resolved_count") + 1)
-    article.refresh_from_db(fields=["resolved_count"])
+    if not counted:  # one resolution per user and article: clicking twice does not push it up
+        Article.objects.filter(pk=article.pk).update(resolved_count=F("resolved_count") + 1)
+        article.refresh_from_db(fields=["resolved_count"])
     return article
 
 

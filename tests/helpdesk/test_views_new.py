@@ -135,6 +135,9 @@ def test_suggestions_most_resolving_first_and_self_help_creates_nothing(cast, lo
     assert response.status_code == 200 and "aucune demande" in response.content.decode()
     low.refresh_from_db()
     assert (low.resolved_count, low.useful_yes) == (2, 1)
+    client.post(reverse("helpdesk:self-resolved"), {"article": low.pk})  # twice: counted once
+    low.refresh_from_db()
+    assert (low.resolved_count, low.useful_yes) == (2, 1)
     assert not Ticket.objects.exists()
     assert client.get(reverse("helpdesk:self-resolved")).status_code == 405
 
