@@ -159,3 +159,12 @@ def test_the_class_only_device_of_the_kind_is_preselected(cast, login, fleet):
 def test_qr_label_of_another_school_is_404(cast, login, fleet):
     assert login(cast.teacher_sa1).get(NEW, {"appareil": fleet.pc_b.tag}).status_code == 404
     assert login(cast.teacher_sa1).get(NEW, {"appareil": "SEM-99999"}).status_code == 404
+
+
+def test_assist_fragment_and_self_help_denied(cast, login, client):
+    assist = reverse("helpdesk:new-assist")
+    assert client.get(assist).status_code == 302  # anonymous: to the login page
+    assert client.post(reverse("helpdesk:self-resolved"), {"article": 1}).status_code == 302
+    assert login(cast.committee).get(assist, {"ecole": cast.sa1.uai}).status_code == 403
+    assert login(cast.teacher_sa1).get(assist).status_code == 200
+    assert login(cast.teacher_sa1).post(reverse("helpdesk:self-resolved"), {"article": 999}).status_code == 404
