@@ -9,6 +9,11 @@ number of queries is fixed whatever the data size:
 - open requests by status (now, whatever the period).
 
 The period is a school year (1 September to 31 August, by creation date); merged duplicates are not counted.
+
+At 500,000 requests these queries take a second or two (a school year is scanned several times), so the page
+keeps the computed figures in the cache for PREAU_HELPDESK_FIGURES_CACHE_SECONDS (300 by default; 0: never),
+per scope (whole territory, a set of communes, a set of circonscriptions), school year, commune and language;
+the page says when they were computed.
 """
 
 from __future__ import annotations
@@ -16,9 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Avg, Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
-from django.utils import timezone
+from django.utils import timezone, translation
+
+from preau.accounts.models import Role
 
 from . import lifecycle
 from .models import Party, Ticket
@@ -98,6 +107,7 @@ class Figures:
     satisfaction: list = field(default_factory=list)  # [(mark, n)] for 1..5
     open_by_status: list = field(default_factory=list)  # [(status, label, n)]
     tables: dict = field(default_factory=dict)  # dimension -> [Row]
+    computed_at: datetime | None = None
 
     @property
     def breach_rate(self) -> float | None:
@@ -117,7 +127,7 @@ def compute(scope: QuerySet[Ticket], year: int | None) -> Figures:
     if year is not None:
         start, end = period(year)
         qs = base.filter(created_at__gte=start, created_at__lt=end)
-    out = Figures(year=year)
+    out = Figures(year=year, computed_at=timezone.now())
     totals = qs.aggregate(total=Count("pk"), resolved=Count("pk", filter=Q(resolved_at__isnull=False)),
                           breached=Count("pk", filter=BREACHED), rated=Count("satisfaction"),
                           avg=Avg("satisfaction"))
@@ -160,3 +170,39 @@ def bars(items: list[tuple[str, float | None, str]], width: int = 420, bar: int 
     return {"rows": rows, "height": max(len(items) * (bar + gap), bar), "width": label_width + width + 90,
             "bar": bar}
 
+
+
+def cache_seconds() -> int:
+    return int(getattr(settings, "PREAU_HELPDESK_FIGURES_CACHE_SECONDS", 300))
+
+
+def scope_key(user) -> str:
+    """What access.tickets_for(user) depends on (the figures' users: territory-wide, commune, advisor)."""
+    if user.sees_whole_territory:
+        return "all"
+    if user.role == Role.COMMUNE:
+        return "c" + ",".join(str(pk) for pk in sorted(user.communes.values_list("pk", flat=True)))
+    if user.role == Role.ADVISOR:
+        return "a" + ",".join(str(pk) for pk in sorted(user.circonscriptions.values_list("pk", flat=True)))
+    return f"u{user.pk}"
+
+
+def _cached(key: str, fn):
+    seconds = cache_seconds()
+    if seconds <= 0:
+        return fn()
+    value = cache.get(key)
+    if value is None:
+        value = fn()
+        cache.set(key, value, seconds)
+    return value
+
+
+def cached_school_years(user, scope: QuerySet[Ticket]) -> list[int]:
+    return _cached(f"helpdesk:figures:years:{scope_key(user)}", lambda: school_years(scope))
+
+
+def cached_compute(user, scope: QuerySet[Ticket], year: int | None, commune=None) -> Figures:
+    key = (f"helpdesk:figures:{scope_key(user)}:{year or 'all'}:{commune.pk if commune else '-'}:"
+           f"{translation.get_language()}")
+    return _cached(key, lambda: compute(scope, year))

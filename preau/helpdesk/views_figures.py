@@ -60,7 +60,7 @@ def figures_page(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Les chiffres de l'assistance sont réservés à l'agglomération, aux comités, "
                                  "aux communes et aux conseillers."))
     scope = access.tickets_for(user)
-    years = figures.school_years(scope)
+    years = figures.cached_school_years(user, scope)
     wanted = request.GET.get("annee", "")
     year = None if wanted == "tout" else int(wanted) if wanted.isdigit() and int(wanted) in years else years[0]
     communes = list(territory_access.communes_for(user).order_by("name").values_list("insee", "name"))
@@ -68,7 +68,7 @@ def figures_page(request: HttpRequest) -> HttpResponse:
     if request.GET.get("commune"):
         commune = get_object_or_404(territory_access.communes_for(user), insee=request.GET["commune"])
         scope = scope.filter(school__commune=commune)
-    data = figures.compute(scope, year)
+    data = figures.cached_compute(user, scope, year, commune)
     fmt = request.GET.get("format", "")
     if fmt in ("csv", "xlsx"):
         return _export(fmt, request.GET.get("tableau", ""), data)

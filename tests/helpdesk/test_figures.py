@@ -19,6 +19,11 @@ from .hd import at, file
 URL = reverse("helpdesk:figures")
 
 
+@pytest.fixture(autouse=True)
+def _no_figures_cache(settings):
+    settings.PREAU_HELPDESK_FIGURES_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def tickets(cast):
     t1 = file(cast.teacher_sa1, cast.sa1, now=at(2026, 11, 16, 9))
@@ -149,3 +154,24 @@ def test_bounded_queries_whatever_the_data(cast, login, tickets):
         response = client.get(URL, {"annee": "2026"})
     assert response.context["data"].total == 15
     assert len(many) == len(few) <= 25
+
+
+@pytest.mark.django_db
+def test_figures_are_cached_per_scope(cast, login, tickets, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.PREAU_HELPDESK_FIGURES_CACHE_SECONDS = 300
+    client = login(cast.technician)
+    assert client.get(URL, {"annee": "2026"}).context["data"].total == 3
+    file(cast.director_sb1, cast.sb1, "wifi", now=at(2026, 11, 19, 9))
+    with CaptureQueriesContext(connection) as warm:
+        response = client.get(URL, {"annee": "2026"})
+    assert response.context["data"].total == 3  # computed a moment ago
+    assert not [q for q in warm.captured_queries if "helpdesk_ticket" in q["sql"]]
+    assert "Chiffres calculés à" in response.content.decode()
+    # Another scope computes its own; the commune filter too.
+    assert login(cast.commune_a_staff).get(URL, {"annee": "2026"}).context["data"].total == 2
+    assert login(cast.committee).get(URL, {"annee": "2026", "commune": "42207"}).context["data"].total == 2
+    cache.clear()
+    assert login(cast.technician).get(URL, {"annee": "2026"}).context["data"].total == 4
