@@ -177,13 +177,17 @@ def cache_seconds() -> int:
 
 
 def scope_key(user) -> str:
-    """What access.tickets_for(user) depends on (the figures' users: territory-wide, commune, advisor)."""
+    """What access.tickets_for(user) depends on: users with the same key see the same requests."""
     if user.sees_whole_territory:
         return "all"
     if user.role == Role.COMMUNE:
         return "c" + ",".join(str(pk) for pk in sorted(user.communes.values_list("pk", flat=True)))
     if user.role == Role.ADVISOR:
         return "a" + ",".join(str(pk) for pk in sorted(user.circonscriptions.values_list("pk", flat=True)))
+    if user.role in (Role.DIRECTOR, Role.TEACHER):
+        return f"s{user.school_id or '-'}"
+    if user.role == Role.WORKSHOP:
+        return "w" + ",".join(str(pk) for pk in sorted(user.sites.values_list("pk", flat=True)))
     return f"u{user.pk}"
 
 

@@ -1,6 +1,8 @@
 """Helpdesk counts for `preau stats --json` (everything) and the dashboard (a user's scope): open requests
 by party and by status, open requests past a deadline, requests created and resolved over the last 30 days,
-median working hours to resolve (last 365 days) and the average satisfaction."""
+and, over the requests filed in the last 365 days, the median working hours to resolve and the average
+satisfaction (1-5). The dashboard's counts are kept in the cache per scope for
+PREAU_HELPDESK_STATS_CACHE_SECONDS (120 by default; 0: never): at 500,000 requests they take about a second."""
 
 from datetime import timedelta
 
@@ -21,6 +23,26 @@ def median(queryset, field: str):
 
 
 def helpdesk_stats(user=None) -> dict:
+    if user is None:
+        return compute_stats(None)
+    from django.conf import settings
+    from django.core.cache import cache
+    from django.utils import translation
+
+    from .figures import scope_key
+
+    seconds = int(getattr(settings, "PREAU_HELPDESK_STATS_CACHE_SECONDS", 120))
+    if seconds <= 0:
+        return compute_stats(user)
+    key = f"helpdesk:stats:{scope_key(user)}:{translation.get_language()}"
+    value = cache.get(key)
+    if value is None:
+        value = compute_stats(user)
+        cache.set(key, value, seconds)
+    return value
+
+
+def compute_stats(user=None) -> dict:
     tickets = Ticket.objects.all() if user is None else access.tickets_for(user)
     tickets = tickets.filter(merged_into__isnull=True)
     now = timezone.now()
@@ -35,10 +57,10 @@ def helpdesk_stats(user=None) -> dict:
         by_status[status] = by_status.get(status, 0) + n
         breached += late
     since = now - timedelta(days=30)
-    recent = tickets.aggregate(created=Count("pk", filter=Q(created_at__gte=since)),
-                               resolved=Count("pk", filter=Q(resolved_at__gte=since)),
-                               satisfaction_avg=Avg("satisfaction"), rated=Count("satisfaction"))
-    year = tickets.filter(resolved_at__gte=now - timedelta(days=365))
+    year = tickets.filter(created_at__gte=now - timedelta(days=365))  # the created_at index bounds the scan
+    recent = year.aggregate(created=Count("pk", filter=Q(created_at__gte=since)),
+                            satisfaction_avg=Avg("satisfaction"), rated=Count("satisfaction"))
+    recent["resolved"] = tickets.filter(resolved_at__gte=since).count()
     avg = recent["satisfaction_avg"]
     return {
         "open": sum(by_party.values()),

@@ -24,6 +24,11 @@ from tests.conftest import make_user
 from .hd import file
 
 
+@pytest.fixture(autouse=True)
+def _no_stats_cache(settings):
+    settings.PREAU_HELPDESK_STATS_CACHE_SECONDS = 0
+
+
 @pytest.mark.django_db
 def test_stats_whole_database_and_scoped(cast):
     now = timezone.now()
@@ -46,6 +51,22 @@ def test_stats_whole_database_and_scoped(cast):
     assert helpdesk_stats(cast.teacher_sa1)["open_by_party"] == {"agglomeration": 1}
     assert helpdesk_stats(make_user("nobody", Role.TEACHER))["open"] == 0
     assert core_stats.collect()["helpdesk"] == everything
+
+
+@pytest.mark.django_db
+def test_dashboard_stats_are_cached_per_scope(cast, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.PREAU_HELPDESK_STATS_CACHE_SECONDS = 120
+    file(cast.teacher_sa1, cast.sa1, now=timezone.now())
+    assert helpdesk_stats(cast.teacher_sa1)["open"] == 1
+    file(cast.director_sa1, cast.sa1, "wifi", now=timezone.now())
+    assert helpdesk_stats(cast.director_sa1)["open"] == 1  # same school, same scope: cached
+    assert helpdesk_stats(cast.director_sb1)["open"] == 0
+    assert helpdesk_stats()["open"] == 2  # preau stats: never cached
+    cache.clear()
+    assert helpdesk_stats(cast.teacher_sa1)["open"] == 2
 
 
 @pytest.mark.django_db
