@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -294,8 +295,6 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def rate(self, request, pk=None):
         ticket = access.get_ticket(request.user, pk)
         if not access.is_requester_side(request.user, ticket):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied(_("Seule l'école qui a fait la demande peut donner son avis."))
         serializer = RateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
