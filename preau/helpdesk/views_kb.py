@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from preau.core.pagination import paginate
 
-from . import kb, services
+from . import access, kb, services
 from .models import ArticleVote, Category
 
 
@@ -47,12 +47,18 @@ def kb_list(request: HttpRequest) -> HttpResponse:
     page = paginate(request, qs.prefetch_related("categories"), per_page=20)
     return render(request, "helpdesk/kb_list.html", {
         "page": page, "q": q, "categories": categories, "chosen": chosen, "can_write": kb.can_write(request.user),
+        "can_ask": can_ask(request.user),
     })
+
+
+def can_ask(user) -> bool:
+    """Shows the "make a request" link: the schools' staff (and the agglomeration, on their behalf)."""
+    return user.role in access.SCHOOL_ROLES or access.is_agglomeration(user)
 
 
 def _vote_context(request, article) -> dict:
     vote = ArticleVote.objects.filter(article=article, user=request.user).values_list("useful", flat=True).first()
-    return {"article": article, "vote": vote}
+    return {"article": article, "vote": vote, "can_ask": can_ask(request.user)}
 
 
 @login_required

@@ -71,6 +71,9 @@ def test_search_and_category_filter(cast, login, articles):
     assert slugs(client.get(reverse("helpdesk:kb"), {"categorie": "thin-client"})) == [b.slug]
     response = client.get(reverse("helpdesk:kb"), {"q": "introuvable"})
     assert "Aucun article ne correspond" in response.content.decode()
+    assert reverse("helpdesk:new") in response.content.decode()
+    response = login(cast.committee).get(reverse("helpdesk:kb"), {"q": "introuvable"})
+    assert reverse("helpdesk:new") not in response.content.decode()  # committees do not file requests
 
 
 @pytest.mark.django_db
