@@ -257,3 +257,21 @@ def test_articles_and_vote(cast, as_user):
     assert as_user(None).post(f"{API}/articles/{published.slug}/vote/", {"useful": True},
                               format="json").status_code in (401, 403)
     assert ArticleVote.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_article_list_query_count_is_bounded(cast, as_user):
+    client = as_user(cast.advisor_c1)
+
+    def add(i):
+        kb.save_article(cast.admin, None, title=f"Article {i}", summary="", body="…",
+                        categories=[category("projector"), category("wifi")], published=True)
+
+    add(0)
+    with CaptureQueriesContext(connection) as few:
+        assert len(client.get(f"{API}/articles/").json()["results"]) == 1
+    for i in range(1, 12):
+        add(i)
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get(f"{API}/articles/").json()["results"]) == 12
+    assert len(many) == len(few) <= 4
