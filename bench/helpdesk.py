@@ -1,0 +1,299 @@
+"""Benchmark: the assistance (helpdesk) at the scale of a large territory (`make bench-helpdesk`, QUICK=1: small).
+
+Builds a database with 500,000 help requests and about 2,000,000 comments over four school years and a term
+(bench/helpdesk_data.py, on the territory of bench/fleet_data.py: 3,000 schools, 30,000 classes), then times,
+through django.test.Client (middleware, views, templates, DEBUG=0), the pages people use. One JSON line per
+case:
+
+  {"bench":"helpdesk","db":…,"size":…,"tickets":…,"case":…,"user":…,"p50_ms":…,"p95_ms":…,"queries":…,"n":…}
+
+- queue: the party's queue (/assistance/file/) of the agglomeration (filters: none, a deep page, status,
+  a closed status, category, breached, breached + category, commune), of the big commune's staff, of the
+  advisor and of the workshop; ordered by resolution deadline (the page's only order);
+- mine: "my requests" of a technician (assignee of a tenth of the agglomeration's requests) and of a
+  director (page 1 and a deep page);
+- school: a school's requests, seen by a technician and by its director;
+- ticket: the request page of requests with 200 comments (a technician of the agglomeration);
+- figures: the figures page for the whole territory (current school year, last full year, every year),
+  one commune (filter), and a commune's staff (their communes);
+- export: the agglomeration's open queue as CSV (streamed; time, rows, queries).
+Every page case also runs on a small database: the query counts must be the same. Targets are printed,
+not asserted: pages p95 <= 200 ms with query counts that do not grow.
+
+SQLite in a temporary directory, always; PostgreSQL too when DATABASE_URL is a postgres:// URL (a dedicated
+database, preau_bench_helpdesk, created and dropped on that server).
+
+    .venv/bin/python bench/helpdesk.py [--quick] [--db sqlite|postgresql] [--only case,…] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
+
+from fleet import Child, _pg, percentile, stats_ms  # noqa: E402  (the house's helpers)
+
+CASES = ["queue", "mine", "school", "ticket", "figures", "export"]
+PAGE_CASES = ["queue", "mine", "school", "ticket", "figures"]
+# (label, tickets, comments, classes, assets, cases)
+FULL = [("small", 5_000, 20_000, 3_000, 8_000, PAGE_CASES),
+        ("full", 500_000, 2_000_000, 30_000, 80_000, CASES)]
+QUICK = [("small", 5_000, 20_000, 1_000, 2_500, PAGE_CASES),
+         ("quick", 20_000, 80_000, 3_000, 8_000, CASES)]
+TARGETS = {"page_p95_ms": 200}
+PG_NAME = "preau_bench_helpdesk"
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def emit(**fields):
+    print(json.dumps({"bench": "helpdesk", **fields}, ensure_ascii=False), flush=True)
+
+
+# ============================================================================ parent: one child per (db, size)
+
+
+def parent(args) -> int:
+    sizes = QUICK if args.quick else FULL
+    url = os.environ.get("DATABASE_URL", "")
+    is_pg = url.startswith(("postgres://", "postgresql://"))
+    dbs = [args.db] if args.db else ["sqlite"] + (["postgresql"] if is_pg else [])
+    if "postgresql" in dbs and not is_pg:
+        log("--db postgresql needs DATABASE_URL=postgres://…")
+        return 2
+    only = set(args.only.split(",")) if args.only else None
+    rc = 0
+    for db in dbs:
+        for label, tickets, comments, classes, assets, cases in sizes:
+            cases = [c for c in cases if only is None or c in only]
+            if not cases:
+                continue
+            tmp = Path(tempfile.mkdtemp(prefix="preau-bench-helpdesk-"))
+            (tmp / "static").mkdir()  # DEBUG off: WhiteNoise wants STATIC_ROOT to exist
+            env = dict(os.environ, PREAU_DATA_DIR=str(tmp), DJANGO_SETTINGS_MODULE="preau.settings", DEBUG="0",
+                       PREAU_SECRET_KEY="bench-only-" + os.urandom(16).hex(), PREAU_JOBS_INLINE="1")
+            env.pop("REDIS_URL", None)  # the figures' cache in the process's memory, not a shared server
+            if db == "sqlite":
+                env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
+            else:
+                _pg(url, f"DROP DATABASE IF EXISTS {PG_NAME}")
+                _pg(url, f"CREATE DATABASE {PG_NAME}")
+                env["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{PG_NAME}"))
+            cmd = [sys.executable, __file__, "--child", "--db", db, "--label", label, "--tickets", str(tickets),
+                   "--comments", str(comments), "--classes", str(classes), "--assets", str(assets),
+                   "--cases", ",".join(cases)] + (["--no-analyze-pass"] if args.no_analyze_pass else [])
+            log(f"== {db}, {label}: {tickets:,} requests, {comments:,} comments: {', '.join(cases)}")
+            try:
+                rc = subprocess.call(cmd, env=env) or rc
+            finally:
+                if args.keep:
+                    log(f"kept: {tmp}" + (f" and database {PG_NAME}" if db == "postgresql" else ""))
+                else:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    if db == "postgresql":
+                        _pg(url, f"DROP DATABASE IF EXISTS {PG_NAME}")
+    emit(targets=TARGETS)
+    return rc
+
+
+# ============================================================================ child: build, then measure
+
+
+class HelpdeskChild(Child):
+    """fleet.Child's client, timing and query-count helpers, with the helpdesk's cases."""
+
+    def __init__(self, args, info: dict):
+        from django.db import connection
+
+        self.args = args
+        self.info = info
+        self.connection = connection
+        self.base = {"db": connection.vendor, "size": args.label, "tickets": info["tickets"]}
+
+    def emit(self, case: str, **fields):
+        emit(**self.base, case=case, **fields)
+
+    def combos(self, case: str, who: str, user: int, urls: dict[str, str], rounds: int = 0, **extra):
+        """Rounds over the combinations (p50/p95), then each one's queries and p50."""
+        client = self.client(user)
+        times = self.timed(client, list(urls.values()), rounds or max(30, 3 * len(urls)))
+        counts = {name: self.queries(client, url) for name, url in urls.items()}
+        by_filter = {}
+        for name, url in urls.items():
+            by_filter[name] = round(percentile(self.timed(client, [url], 3), 0.5) * 1000, 1)
+        self.emit(case, user=who, **stats_ms(times), queries=max(counts.values()), queries_by_filter=counts,
+                  p50_ms_by_filter=by_filter, **extra)
+
+    # ------------------------------------------------------------------ cases
+
+    def queue(self):
+        from django.urls import reverse
+
+        base = reverse("helpdesk:queue")
+        info = self.info
+        agglo = {
+            "none": "",
+            "page_deep": "?page=40",
+            "status": "?status=in_progress",
+            "status_closed": "?status=closed",
+            "category": "?category=1",
+            "breached": "?breached=on",
+            "breached+category": "?breached=on&category=2",
+            "commune": f"?commune={info['big_commune']}",
+        }
+        self.combos("queue", "agglomeration", info["technician"], {k: base + q for k, q in agglo.items()})
+        commune = {"none": "", "page_deep": "?page=5", "status": "?status=assigned", "category": "?category=10",
+                   "breached": "?breached=on", "all": "?status=all"}
+        self.combos("queue", "commune", info["mairie"], {k: base + q for k, q in commune.items()})
+        small = {"none": "", "all": "?status=all", "breached": "?breached=on"}
+        self.combos("queue", "circonscription", info["advisor"], {k: base + q for k, q in small.items()})
+        self.combos("queue", "workshop", info["workshop"], {k: base + q for k, q in small.items()})
+
+    def mine(self):
+        from django.urls import reverse
+
+        base = reverse("helpdesk:mine")
+        urls = {"none": base, "page_deep": base + "?page=20", "open": base + "?status=open"}
+        self.combos("mine", "technician", self.info["technician"], urls)
+        self.combos("mine", "director", self.info["director"], urls)
+
+    def school(self):
+        from django.urls import reverse
+
+        base = reverse("helpdesk:school", args=[self.info["school_uai"]])
+        urls = {"none": base, "page_deep": base + "?page=3", "open": base + "?status=open"}
+        self.combos("school", "technician", self.info["technician"], urls)
+        self.combos("school", "director", self.info["director"], urls)
+
+    def ticket(self):
+        from django.urls import reverse
+        from django.utils.html import escape
+        from helpdesk_data import INTERNAL, PUBLIC
+
+        from preau.helpdesk.models import Comment
+
+        urls = [reverse("helpdesk:ticket", args=[pk]) for pk in self.info["heavy"]]
+        client = self.client(self.info["technician"])
+        times = self.timed(client, urls, 30)
+        counts = [self.queries(client, u) for u in urls[:5]]
+        comments = Comment.objects.filter(ticket_id=self.info["heavy"][0]).count()
+        html = self.get(client, urls[0]).content.decode()
+        self.emit("ticket", user="technician", **stats_ms(times), queries=max(counts), queries_min=min(counts),
+                  comments=comments, shown=sum(html.count(escape(body)) for body in PUBLIC + INTERNAL))
+
+    def figures(self):
+        from django.test import override_settings
+        from django.urls import reverse
+        from django.utils import timezone
+
+        from preau.helpdesk.figures import school_year_of
+
+        base = reverse("helpdesk:figures")
+
+        last = school_year_of(timezone.localdate()) - 1
+        admin = {"current_year": base, "last_year": base + f"?annee={last}", "all_years": base + "?annee=tout",
+                 "commune": base + f"?commune={self.info['big_commune']}"}
+        mine = {"current_year": base, "last_year": base + f"?annee={last}"}
+        # Warm: the page as served within PREAU_HELPDESK_FIGURES_CACHE_SECONDS of a first view (the cache
+        # filled by the warm-up); cold: every view computes (the first view of each scope and period).
+        self.combos("figures", "admin", self.info["admin"], admin, cache="warm")
+        self.combos("figures", "commune", self.info["mairie"], mine, cache="warm")
+        with override_settings(PREAU_HELPDESK_FIGURES_CACHE_SECONDS=0):
+            self.combos("figures", "admin", self.info["admin"], admin, rounds=len(admin) * 2, cache="cold")
+            self.combos("figures", "commune", self.info["mairie"], mine, rounds=len(mine) * 3, cache="cold")
+
+    def export(self):
+        from django.test.utils import CaptureQueriesContext
+        from django.urls import reverse
+
+        client = self.client(self.info["technician"])
+        url = reverse("helpdesk:queue-export", args=["csv"])
+        results = {}
+        for name, query in (("open", ""), ("all", "?status=all")):
+            with CaptureQueriesContext(self.connection) as ctx:
+                t = time.perf_counter()
+                response = self.get(client, url + query)
+                body = b"".join(response.streaming_content) if response.streaming else response.content
+                seconds = time.perf_counter() - t
+            rows = body.count(b"\n") - 1
+            results[name] = {"seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds),
+                             "queries": len(ctx.captured_queries), "mb": round(len(body) / 1e6, 1)}
+        self.emit("export", user="technician", format="csv", **results)
+
+
+def child(args) -> int:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from helpdesk_data import HelpdeskSize, generate_helpdesk, run_analyze
+
+    t = time.perf_counter()
+    call_command("migrate", verbosity=0, interactive=False)
+    migrate_s = time.perf_counter() - t
+    sqlite = connection.vendor == "sqlite"
+    info = generate_helpdesk(HelpdeskSize(args.tickets, args.comments, args.classes, args.assets), log=log,
+                             analyze=not sqlite)
+    shown = ("communes", "schools", "classes", "assets", "tickets", "comments", "events", "open",
+             "big_commune_schools", "rows", "timings")
+    emit(db=connection.vendor, size=args.label, phase="generate", migrate_s=round(migrate_s, 1),
+         **{k: info[k] for k in shown})
+    runner = HelpdeskChild(args, info)
+    cases = args.cases.split(",")
+    rc = 0
+
+    def run(names):
+        nonlocal rc
+        for case in names:
+            try:
+                getattr(runner, case)()
+            except Exception as e:  # one broken case must not hide the others
+                rc = 1
+                runner.emit(case, error=f"{type(e).__name__}: {e}"[:500])
+
+    # As bench/fleet.py: PostgreSQL with statistics; SQLite first without, then after ANALYZE (the normal
+    # state: Préau's imports, demo and nightly `preau analyze` leave statistics).
+    runner.base["analyzed"] = not sqlite
+    run(cases)
+    if sqlite and not args.no_analyze_pass:
+        seconds = run_analyze(connection)
+        runner.base["analyzed"] = True
+        emit(db="sqlite", size=args.label, phase="analyze", seconds=seconds)
+        run(cases)
+    return rc
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="20,000 requests / 80,000 comments (about a minute)")
+    ap.add_argument("--db", choices=["sqlite", "postgresql"], help="only this database")
+    ap.add_argument("--only", help="comma-separated cases: " + ", ".join(CASES))
+    ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    ap.add_argument("--no-analyze-pass", action="store_true",
+                    help="SQLite: skip the second pass after ANALYZE (shorter, for tests)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--label", help=argparse.SUPPRESS)
+    for name in ("tickets", "comments", "classes", "assets"):
+        ap.add_argument(f"--{name}", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--cases", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    return child(args) if args.child else parent(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
