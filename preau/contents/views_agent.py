@@ -63,15 +63,17 @@ def _post_only(request: HttpRequest) -> JsonResponse | None:
 
 def _read_json(request: HttpRequest) -> dict | JsonResponse:
     """The body as a JSON object, read without buffering more than MAX_BODY_BYTES (413 beyond)."""
-    too_big = _refuse(_("Requête trop volumineuse (%(n)s octets au plus).") % {"n": MAX_BODY_BYTES}, 413)
+    def too_big() -> JsonResponse:
+        return _refuse(_("Requête trop volumineuse (%(n)s octets au plus).") % {"n": MAX_BODY_BYTES}, 413)
+
     try:
         if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
-            return too_big
+            return too_big()
     except ValueError:
         return _refuse(_("En-tête Content-Length invalide."), 400)
     raw = request.read(MAX_BODY_BYTES + 1)
     if len(raw) > MAX_BODY_BYTES:
-        return too_big
+        return too_big()
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
