@@ -32,6 +32,16 @@ SHARED_DATA = Path(os.environ.get("PREAU_SHARED_DATA",
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached figures and counts (dashboard, assistance figures, freshness) never leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """PBKDF2's many iterations cost seconds per cast; tests check access rules, not hash strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -49,9 +49,14 @@ def test_demo_is_realistic_and_deterministic(settings, tmp_path):
     with pytest.raises(CommandError):
         run("demo")  # never on top of an existing territory
     assert "déjà" in run("demo", "--if-empty")
-    # Deterministic: the same seed builds the same territory again (after emptying the fleet and contents).
+    # Deterministic: the same seed builds the same territory again (after emptying the assistance, the fleet
+    # and the contents).
     from preau.contents import models as contents
     from preau.fleet import models as fleet
+    from preau.helpdesk import models as helpdesk
+
+    for model in (helpdesk.Ticket, helpdesk.Article):
+        model.objects.all().delete()
 
     for model in (contents.Delivery, contents.NasNode, contents.Subscription, contents.Release, contents.Collection):
         model.objects.all().delete()
