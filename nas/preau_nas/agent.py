@@ -215,7 +215,8 @@ def check_in(root, *, timeout: float = TIMEOUT) -> dict:
     if not isinstance(offers, dict):
         raise FormatError(f"{url}: the answer has no collections")
     _save_agent_state(node, last_checkin=fmt_time(utcnow()))
-    return {"seq": seq, "held": held, "collections": offers, "server_time": answer.get("server_time")}
+    mode = answer.get("mode") if answer.get("mode") in ("online", "offline") else "online"
+    return {"seq": seq, "held": held, "collections": offers, "server_time": answer.get("server_time"), "mode": mode}
 
 
 # --------------------------------------------------------------------------- the service loop
@@ -234,8 +235,8 @@ def _clear_errors(node: Node, collections) -> bool:
 
 
 def run_once(root, *, ignore_windows: bool = False, progress=None, timeout: float = TIMEOUT) -> dict:
-    """One round: check in, pull the offered collections newer than held (inside the node's windows),
-    check in again to report what changed. Never raises a NasError: the result has "ok" and "error".
+    """One round: check in, pull the offered collections newer than held (inside the node's windows) unless the
+    platform says this NAS is offline (its contents come by operator tour), check in again to report what changed. Never raises a NasError: the result has "ok" and "error".
     What the NAS holds is never touched by a failure (the engine switches versions atomically)."""
     from .pull import pull
 
@@ -255,6 +256,12 @@ def run_once(root, *, ignore_windows: bool = False, progress=None, timeout: floa
         if stale and _clear_errors(node, stale):
             ci = check_in(node, timeout=timeout)  # the NAS holds what is offered: its old pull error is over
             out["seq"] = ci["seq"]
+        out["mode"] = ci.get("mode", "online")
+        if wanted and out["mode"] == "offline":
+            # The platform brings this school's contents by operator tour (USB disk): no pulling here, even if
+            # the line could; the NAS keeps serving what it holds and reports in.
+            out["skipped"] = {c: "offline" for c in wanted}
+            wanted = []
         windows = node.config.get("windows") or []
         if wanted and not ignore_windows and not in_windows(windows):
             out["skipped"] = {c: "outside_window" for c in wanted}

@@ -36,6 +36,7 @@ class FakePreau:
         self.store_requests: list[tuple[str, str | None]] = []  # (path, Authorization)
         self.enrolments: list[dict] = []
         self.last_seq = 0
+        self.mode = None  # what the platform answers: "online", "offline" or nothing (older servers)
         self.url = None
         self.httpd = None
 
@@ -80,7 +81,10 @@ def _handler(fake: FakePreau):
                     return self._json(409, {"detail": "Contact rejoué ou hors d'ordre : ignoré."})
                 fake.last_seq = data["seq"]
                 fake.checkins.append(data)
-                return self._json(200, {"collections": fake.offers, "server_time": "2026-12-04T20:00:00Z"})
+                answer = {"collections": fake.offers, "server_time": "2026-12-04T20:00:00Z"}
+                if fake.mode:
+                    answer["mode"] = fake.mode
+                return self._json(200, answer)
             self._json(404, {"detail": "?"})
 
         def do_GET(self):  # noqa: N802
@@ -249,6 +253,22 @@ def test_run_once_pulls_the_offered_version_with_the_credential(tmp_path, env, p
     n = len(preau.store_requests)
     assert preau_nas.run(node.root, once=True)["pulled"] == {}
     assert len(preau.store_requests) == n
+
+
+def test_an_offline_nas_waits_for_the_tour_and_pulls_once_online(tmp_path, env, preau):
+    """The platform decides: a school without fibre gets its contents by operator tour, so its NAS reports in
+    but fetches nothing, even when a newer version is offered; switched online, the next round pulls."""
+    node = _enrolled(tmp_path, preau)
+    src = make_tree(tmp_path / "src", big=100_000)
+    preau.offer(env.publish(src))
+    preau.mode = "offline"
+    r = preau_nas.run(node.root, once=True)
+    assert r["ok"] and r["mode"] == "offline" and r["skipped"] == {"contents": "offline"}
+    assert r["pulled"] == {} and preau.store_requests == [] and preau.checkins[-1]["held"] == {}
+    preau.mode = "online"
+    r = preau_nas.run(node.root, once=True)
+    assert r["mode"] == "online" and r["pulled"]["contents"]["status"] == "updated"
+    assert tree_snapshot(current(node.root)) == tree_snapshot(src)
 
 
 def test_without_credential_the_store_refuses_clearly(tmp_path, env, preau):
