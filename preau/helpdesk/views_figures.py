@@ -44,7 +44,7 @@ def _export(fmt: str, name: str, data: figures.Figures):
         rows = ([r.label, r.total, r.resolved, r.breached, r.breach_rate, r.take_median, r.resolve_median]
                 for r in data.tables[name])
     elif name == "satisfaction":
-        headers, rows = [_("Note"), _("Demandes")], data.satisfaction
+        headers, rows = [_("Note sur 5"), _("Demandes")], data.satisfaction
     elif name == "status":
         headers, rows = [_("Statut"), _("Demandes ouvertes")], ((lab, n) for _s, lab, n in data.open_by_status)
     else:

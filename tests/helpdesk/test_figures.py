@@ -123,7 +123,7 @@ def test_exports(cast, login, tickets):
     assert "Le vidéoprojecteur ou l'écran interactif n'affiche rien;2;2;1;50.0;0.5;2.0" in lines
     response = client.get(URL, {"annee": "2026", "tableau": "satisfaction", "format": "xlsx"})
     sheet = load_workbook(io.BytesIO(response.content)).active
-    assert list(sheet.iter_rows(values_only=True)) == [("Note", "Demandes"), (1, 0), (2, 1), (3, 0), (4, 0), (5, 1)]
+    assert list(sheet.iter_rows(values_only=True)) == [("Note sur 5", "Demandes"), (1, 0), (2, 1), (3, 0), (4, 0), (5, 1)]
     response = client.get(URL, {"tableau": "status", "format": "csv"})
     assert "nouvelle;1" in b"".join(response.streaming_content).decode("utf-8-sig")
     assert client.get(URL, {"tableau": "nope", "format": "csv"}).status_code == 404
