@@ -378,7 +378,9 @@ def check_in(node: NasNode, *, seq: int, held: dict, disk_free: int | None = Non
     for name, value in fields.items():
         setattr(node, name, value)
     offers = offers_for_school(node.school, getattr(node, "offers_fingerprint", None))
-    return {"collections": offers, "server_time": now.isoformat()}
+    # "offline": the NAS set to offline mode gets its contents by operator tour and pulls nothing (agent.run_once)
+    mode = "offline" if node.mode == NasNode.Mode.OFFLINE else "online"
+    return {"collections": offers, "server_time": now.isoformat(), "mode": mode}
 
 
 @transaction.atomic
