@@ -70,8 +70,14 @@ def _annotate(rows, now):
 
 
 def _list_page(request, qs, **context):
-    page = paginate(request, qs.select_related(*LIST_RELATED), PAGE, paginator_class=CappedPaginator)
-    page.object_list = _annotate(list(page.object_list), timezone.now())
+    # The page's ids first, then its rows with their related objects: the database sorts and skips bare ids,
+    # never joined rows (bench/helpdesk.py, 500,000 requests: a technician's "my requests" on SQLite went from
+    # ~2 s, the join of his ~42,000 requests before the sort, to a few tens of ms).
+    page = paginate(request, qs.values_list("pk", flat=True), PAGE, paginator_class=CappedPaginator)
+    ids = list(page.object_list)
+    rows = ({t.pk: t for t in qs.model.objects.filter(pk__in=ids).select_related(*LIST_RELATED)} if ids
+            else {})
+    page.object_list = _annotate([rows[pk] for pk in ids if pk in rows], timezone.now())
     params = request.GET.copy()
     params.pop("page", None)
     context.update({"page": page, "params": params.urlencode()})
