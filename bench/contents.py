@@ -227,7 +227,9 @@ class Child:
             except (ValueError, KeyError) as e:
                 return f"not an offer: {e}: {body[:200]!r}"
             wrong = [c for c, o in offers.items() if current.get(c) != o.get("version")]
-            return f"wrong versions offered: {wrong}" if wrong else ""
+            if wrong:
+                return f"wrong versions offered: {wrong}"
+            return "" if answer.get("mode") == "online" else f"mode {answer.get('mode')!r}, expected online"
 
         def check_none(body: bytes) -> str:
             return ""
