@@ -23,8 +23,8 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Avg, Count, F, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Avg, Count, F, IntegerField, Q, QuerySet, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone, translation
 
 from preau.accounts.models import Role
@@ -50,10 +50,11 @@ def period(year: int) -> tuple[datetime, datetime]:
 
 
 def school_years(qs: QuerySet[Ticket]) -> list[int]:
-    """The school years holding requests (newest first), in one query."""
+    """The school years holding requests (newest first), in two queries."""
     from django.db.models import Max, Min
 
-    span = qs.aggregate(first=Min("created_at"), last=Max("created_at"))
+    # Two aggregates: SQLite reads one end of the created_at index for a lone MIN or MAX, the whole index for both.
+    span = {**qs.aggregate(first=Min("created_at")), **qs.aggregate(last=Max("created_at"))}
     current = school_year_of(timezone.localdate())
     if span["first"] is None:
         return [current]
@@ -122,7 +123,11 @@ def _label(dimension: str, value) -> str:
 
 def compute(scope: QuerySet[Ticket], year: int | None) -> Figures:
     """Figures of the requests in `scope` (already limited to the user and the commune filter)."""
-    base = scope.filter(merged_into__isnull=True).order_by()
+    # COALESCE rather than "merged_into IS NULL": SQLite's statistics count the NULLs of that foreign key's
+    # index as one value among hundreds, so it read every request through that index instead of the period's
+    # range of created_at (bench/helpdesk.py, 500,000 requests: a school year's totals 237 -> 11 ms).
+    base = scope.alias(unmerged=Coalesce("merged_into_id", Value(0), output_field=IntegerField())).filter(
+        unmerged=0).order_by()
     qs = base
     if year is not None:
         start, end = period(year)
