@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from preau.core import audit
 from preau.core.models import AuditEntry
-from preau.territory.models import School
+from preau.territory.models import Access, Connectivity, School
 
 from .models import Collection, Delivery, NasNode, Release, Subscription
 
@@ -223,8 +223,19 @@ def enrol(code: str, *, public_key: str = "", agent_version: str = "") -> dict:
 def _node_sql() -> str:
     qn = connection.ops.quote_name
     return (f"SELECT n.*, s.{qn('commune_id')} AS school_commune_id, s.{qn('kind')} AS school_kind, "
+            f"c.{qn('access')} AS school_access, "
             f"{_fingerprint_sql()} FROM {qn(NasNode._meta.db_table)} n "
-            f"JOIN {qn(School._meta.db_table)} s ON s.{qn('id')} = n.{qn('school_id')} WHERE n.{qn('node_id')} = %s")
+            f"JOIN {qn(School._meta.db_table)} s ON s.{qn('id')} = n.{qn('school_id')} "
+            f"LEFT JOIN {qn(Connectivity._meta.db_table)} c ON c.{qn('school_id')} = n.{qn('school_id')} "
+            f"WHERE n.{qn('node_id')} = %s")
+
+
+def effective_mode(mode: str, access: str | None) -> str:
+    """Online or offline, as the platform decides it: the NAS's own mode when forced, else (auto) online only
+    at a school with fibre; an unknown connectivity counts as no fibre (such schools get operator tours)."""
+    if mode in (NasNode.Mode.ONLINE, NasNode.Mode.OFFLINE):
+        return mode
+    return NasNode.Mode.ONLINE if access == Access.FIBRE else NasNode.Mode.OFFLINE
 
 
 def authenticate(node_id: str, credential: str) -> NasNode:
@@ -349,7 +360,9 @@ def offers_for_school(school, fingerprint: tuple | None = None) -> dict:
 def check_in(node: NasNode, *, seq: int, held: dict, disk_free: int | None = None, last_error: str = "",
              agent_version: str = "") -> dict:
     """Record a check-in (seq must grow: a replayed check-in is refused and changes nothing), the
-    versions held (a new version counts once as an online delivery), and answer what to pull.
+    versions held (a new version counts once as an online delivery), and answer what to pull and whether to
+    pull at all ("mode": an offline NAS gets its contents by operator tour, and a version it reports is the
+    tour's delivery, recorded when the disk's receipts are ingested, never counted as online).
 
     Cheap when nothing changed, which is most check-ins: one conditional UPDATE (… WHERE last_checkin_seq <
     seq: a replay or a check-in overtaken by a later one updates no row and is refused) and the offer from
@@ -357,9 +370,16 @@ def check_in(node: NasNode, *, seq: int, held: dict, disk_free: int | None = Non
     delivered when they first arrived); Delivery's unique (node, release) keeps a delivery counted once even
     when two check-ins of the same NAS race."""
     now = timezone.now()
+    if hasattr(node, "school_access"):  # read with the node by authenticate()
+        access = node.school_access
+    else:
+        access = Connectivity.objects.filter(school_id=node.school_id).values_list("access", flat=True).first()
+    mode = effective_mode(node.mode, access)
     clean_held = {str(k)[:60]: int(v) for k, v in (held or {}).items() if str(v).isdigit()}
     previous = node.held or {}
     new = {slug: version for slug, version in clean_held.items() if previous.get(slug) != version}
+    if mode == NasNode.Mode.OFFLINE:
+        new = {}  # arrived on a tour's disk: its receipt records the delivery, with the tour
     fields = {"last_checkin_seq": seq, "last_checkin_at": now, "held": clean_held, "disk_free_bytes": disk_free,
               "last_error": (last_error or "")[:500]}
     if agent_version:
@@ -378,9 +398,7 @@ def check_in(node: NasNode, *, seq: int, held: dict, disk_free: int | None = Non
     for name, value in fields.items():
         setattr(node, name, value)
     offers = offers_for_school(node.school, getattr(node, "offers_fingerprint", None))
-    # "offline": the NAS set to offline mode gets its contents by operator tour and pulls nothing (agent.run_once)
-    mode = "offline" if node.mode == NasNode.Mode.OFFLINE else "online"
-    return {"collections": offers, "server_time": now.isoformat(), "mode": mode}
+    return {"collections": offers, "server_time": now.isoformat(), "mode": str(mode)}
 
 
 @transaction.atomic

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 
 from preau.core import audit
 from preau.core.models import AuditEntry
-from preau.territory.models import Access, School
+from preau.territory.models import School
 
 from . import services
 from .models import Delivery, NasNode, Release, Tour, TourStop
@@ -73,12 +73,8 @@ def needs_for(node: NasNode | None, school, current: dict[str, Release]) -> dict
 
 def is_offline(node: NasNode) -> bool:
     """Offline mode, or auto mode at a school without fibre (unknown connectivity counts as no fibre)."""
-    if node.mode == NasNode.Mode.OFFLINE:
-        return True
-    if node.mode == NasNode.Mode.ONLINE:
-        return False
     connectivity = getattr(node.school, "connectivity", None)
-    return connectivity is None or connectivity.access != Access.FIBRE
+    return services.effective_mode(node.mode, connectivity.access if connectivity else None) == NasNode.Mode.OFFLINE
 
 
 def propose(commune) -> list:

@@ -215,12 +215,13 @@ def test_store_points_nginx_in_production(client, release, enrolled, settings):
 SETUP = """
 from pathlib import Path
 from preau.contents import services
-from preau.territory.models import Circonscription, Commune, Epci, School
+from preau.territory.models import Circonscription, Commune, Connectivity, Epci, School
 epci = Epci.objects.create(siren="244200770", name="Saint-Étienne Métropole", kind="ME")
 commune = Commune.objects.create(insee="42218", name="Saint-Étienne", population=173000, epci=epci, department="42")
 circ = Circonscription.objects.create(name="Saint-Étienne Centre", department="42")
 school = School.objects.create(uai="0429901J", name="École des Tilleuls", kind="primaire", commune=commune,
                                circonscription=circ)
+Connectivity.objects.create(school=school, access="fibre")  # a fibre school: its NAS pulls online
 collection = services.do_create_collection(None, slug="cycle2", name="Ressources cycle 2")
 services.publish(None, collection, {src!r})
 node, code = services.do_new_enrolment_code(None, school)

@@ -35,10 +35,11 @@ NGINX = os.environ.get("PREAU_NGINX") or shutil.which("nginx") or "/usr/sbin/ngi
 SETUP = """
 from pathlib import Path
 from preau.contents import services
-from preau.territory.models import Commune, Epci, School
+from preau.territory.models import Commune, Connectivity, Epci, School
 epci = Epci.objects.create(siren="244200770", name="Saint-Étienne Métropole", kind="ME")
 commune = Commune.objects.create(insee="42218", name="Saint-Étienne", population=173000, epci=epci, department="42")
 school = School.objects.create(uai="0429901J", name="École des Tilleuls", kind="primaire", commune=commune)
+Connectivity.objects.create(school=school, access="fibre")  # a fibre school: its NAS pulls online
 collection = services.do_create_collection(None, slug="cycle2", name="Ressources cycle 2")
 services.publish(None, collection, {src!r})
 node, code = services.do_new_enrolment_code(None, school)

@@ -82,6 +82,37 @@ def test_enrolment_then_check_ins(cast, tree):
         services.authenticate(node.node_id, answer["credential"])
 
 
+def _enrolled(school):
+    """The node as the check-in view gets it (authenticate: one query with the school's connectivity)."""
+    node, code = services.do_new_enrolment_code(None, school)
+    credential = services.enrol(code, public_key="k" * 44)["credential"]
+    return lambda: services.authenticate(node.node_id, credential)
+
+
+def test_mode_is_decided_from_connectivity_and_overridable(cast, tree):
+    """Auto: online at a fibre school (sa1), offline without fibre (sb1: ADSL; sa2: unknown). Forced modes win.
+    An offline NAS is told so at every check-in, and a version it reports came on a tour's disk: no online
+    delivery is counted (the disk's receipt records it, with the tour)."""
+    collection = services.do_create_collection(cast.admin, slug="cycle2", name="Ressources cycle 2")
+    release = services.publish(cast.admin, collection, tree)
+    fibre, adsl, unknown = _enrolled(cast.sa1), _enrolled(cast.sb1), _enrolled(cast.sa2)
+    assert services.check_in(fibre(), seq=1, held={})["mode"] == "online"
+    assert services.check_in(adsl(), seq=1, held={})["mode"] == "offline"
+    assert services.check_in(unknown(), seq=1, held={})["mode"] == "offline"
+    services.check_in(adsl(), seq=2, held={"cycle2": 1})
+    node = adsl()
+    assert node.held == {"cycle2": 1} and not Delivery.objects.filter(node=node).exists()
+    services.check_in(fibre(), seq=2, held={"cycle2": 1})
+    assert Delivery.objects.filter(node=fibre(), release=release, via="online").count() == 1
+    # overrides: the fibre school's NAS forced offline, the unknown one forced online
+    services.do_set_mode(cast.admin, fibre(), NasNode.Mode.OFFLINE)
+    services.do_set_mode(cast.admin, unknown(), NasNode.Mode.ONLINE)
+    assert services.check_in(fibre(), seq=3, held={"cycle2": 1})["mode"] == "offline"
+    assert services.check_in(unknown(), seq=2, held={})["mode"] == "online"
+    # a node read without the connectivity (not through authenticate) gets the same answer
+    assert services.check_in(NasNode.objects.get(school=cast.sb1), seq=3, held={"cycle2": 1})["mode"] == "offline"
+
+
 def test_expired_enrolment_code(cast):
     node, code = services.do_new_enrolment_code(cast.admin, cast.sb1)
     NasNode.objects.filter(pk=node.pk).update(enrolment_expires_at=timezone.now() - timedelta(minutes=1))
