@@ -30,6 +30,10 @@ from preau.territory import maps
 from . import access, freshness
 
 MAP_STATES = ["uptodate", "late1", "late", "never", "failing", "silent"]
+# Rows shown in the page's lists (the counts are always whole): a longer list is for the NAS list's filters
+# (silent, in error) or a tour's proposal (late schools), not for reading; it also keeps the page fast at
+# 50,000 schools (its time is the template's rows).
+LATE_ROWS, ALERT_ROWS = 100, 50
 MAP_MAX_POINTS = 600  # beyond, the map groups the schools by square (GRID x GRID over the territory)
 GRID = 24
 PAGE_SECONDS = 60  # a computed page is reused (same user, collection, language and data) for this long
@@ -112,7 +116,7 @@ def _page(user, wanted: str) -> dict:
     return {
         "data": SimpleNamespace(schools=range(len(data.schools)), collections=slim, silent=data.silent,
                                 failing=data.failing),
-        "chosen": chosen_slim, "map": map_, "late": late[:500], "late_total": len(late),
+        "chosen": chosen_slim, "map": map_, "late": late[:LATE_ROWS], "late_total": len(late),
         "legend": [(k, freshness.STATES[k], freshness.COLOURS[k], chosen.counts[k] if chosen else 0)
                    for k in MAP_STATES],
     }
@@ -135,7 +139,7 @@ def freshness_dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "contents/freshness.html", {
         **kept[1],
         "can_read_collections": access.can_read_collections(request.user),
-        "silent_days": freshness.silent_days(),
+        "silent_days": freshness.silent_days(), "late_rows": LATE_ROWS, "alert_rows": ALERT_ROWS,
     })
 
 

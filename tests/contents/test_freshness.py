@@ -187,3 +187,32 @@ def test_dashboard_map_defaults_to_the_widest_collection(built, login):
     assert "Carte : Ressources cycle 2" in html
     map_part = html[html.index('id="map"'):]
     assert 'data-uai="0429913W"' in map_part and 'id="late"' in map_part
+
+
+def test_dashboard_lists_are_capped_with_links_to_the_whole_lists(cast, login, monkeypatch):
+    """Counts are whole; the lists show their first rows and point to the NAS list's filters (silent, in
+    error) and to the tours (late schools)."""
+    from preau.contents import views_freshness
+
+    monkeypatch.setattr(views_freshness, "ALERT_ROWS", 3)
+    monkeypatch.setattr(views_freshness, "LATE_ROWS", 4)
+    c = Collection.objects.create(slug="c", name="C")
+    Subscription.objects.create(collection=c, scope=Subscription.Scope.ALL)
+    Release.objects.create(collection=c, version=1, manifest="m1")
+    Release.objects.create(collection=c, version=2, manifest="m2")
+    for i in range(6):  # silent and late
+        make_node(make_school(cast, f"06{i:05d}A", f"Muette {i}"), {"c": 1}, days=30)
+    for i in range(5):  # failing and late
+        make_node(make_school(cast, f"07{i:05d}A", f"Panne {i}"), {"c": 1}, error="disque plein")
+    html = login(cast.technician).get(reverse("contents:freshness") + "?collection=c").content.decode()
+    silent = html[html.index('id="silent"'):html.index('id="failing"')]
+    assert silent.count("<li>") == 3 and "6 NAS silencieux" in silent
+    assert reverse("contents:nodes") + "?status=silent" in silent and "Voir les 6 NAS silencieux" in silent
+    failing = html[html.index('id="failing"'):html.index("Par collection")]
+    assert failing.count("<tr><td>") == 3 and reverse("contents:nodes") + "?status=error" in failing
+    late = html[html.index('id="late"'):]
+    assert late.count("<tr data-state=") == 4 and "écoles pas à jour (les 4 premières)" in late
+    assert reverse("contents:tours") in late
+    # a reader without the tours (a commune) gets the lists without the planning link
+    html = login(cast.commune_a_staff).get(reverse("contents:freshness") + "?collection=c").content.decode()
+    assert reverse("contents:tours") not in html[html.index('id="late"'):]
