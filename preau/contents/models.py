@@ -97,7 +97,9 @@ class NasNode(models.Model):
                                   help_text=_("Ed25519, signe les accusés de réception des tournées"))
     enrolled_at = models.DateTimeField(_("enrôlé le"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("révoqué le"), null=True, blank=True)
-    last_checkin_at = models.DateTimeField(_("dernier contact"), null=True, blank=True, db_index=True)
+    # Not indexed: every check-in writes it, and without an index on the columns a check-in changes PostgreSQL
+    # updates the row in place (a HOT update); the silent NAS are found by a scan of the nodes in scope.
+    last_checkin_at = models.DateTimeField(_("dernier contact"), null=True, blank=True)
     last_checkin_seq = models.BigIntegerField(default=0, help_text=_("compteur du dernier contact (rejeu refusé)"))
     agent_version = models.CharField(_("version de l'agent"), max_length=40, blank=True)
     disk_free_bytes = models.BigIntegerField(_("espace libre"), null=True, blank=True)
