@@ -191,6 +191,11 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "-created_at"], name="helpdesk_assignee_idx"),
             models.Index(fields=["category", "status"], name="helpdesk_category_status_idx"),
             models.Index(fields=["school", "status"], name="helpdesk_school_status_idx"),
+            # "my requests" filtered by status; the advisor's queue without a status filter: partial, so that
+            # SQLite's statistics do not count the NULLs of the other parties' requests as one value.
+            models.Index(fields=["assignee", "status"], name="helpdesk_assignee_status_idx"),
+            models.Index(fields=["party_circonscription", "status"], name="helpdesk_circ_status_idx",
+                         condition=models.Q(party_circonscription__isnull=False)),
         ]
 
     def __str__(self):
