@@ -58,7 +58,8 @@ def test_demo_is_realistic_and_deterministic(settings, tmp_path):
     for model in (helpdesk.Ticket, helpdesk.Article):
         model.objects.all().delete()
 
-    for model in (contents.Delivery, contents.NasNode, contents.Subscription, contents.Release, contents.Collection):
+    for model in (contents.Tour, contents.Delivery, contents.NasNode, contents.Subscription, contents.Release,
+                  contents.Collection):
         model.objects.all().delete()
     for model in (fleet.AssetEvent, fleet.AgentSubmission, fleet.RoomAudit, fleet.RecyclingRecord,
                   fleet.ErasureCertificate, fleet.BatchItem, fleet.RequalificationBatch, fleet.NetworkInterface,

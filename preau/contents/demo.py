@@ -1,7 +1,9 @@
 """The demo contents, built after the fleet (order 40): three collections with a few releases published
 through the real engine (small generated trees, a few KB each, in a temporary folder under DATA_DIR), and a
 NAS node for almost every demo school in mixed states: up to date, late by one release, never delivered,
-silent for weeks, enrolment code issued but never used, revoked; a few report an error.
+silent for weeks, enrolment code issued but never used, revoked; a few report an error. And a tour in
+progress: the late offline schools of one commune, its disk built by the real engine, and one school already
+visited (a NAS in a temporary folder really applies the disk, and its signed receipt is ingested).
 
 Nodes and deliveries are written in bulk (no check-in goes through the agents' HTTP side). Deterministic for a
 given seed: the same schools get the same states and versions (manifest ids differ: they sign a date).
@@ -21,9 +23,10 @@ from django.utils import timezone
 
 from preau.accounts.models import User
 from preau.core import demo
+from preau.territory.models import Connectivity
 
-from . import services
-from .models import Collection, Delivery, NasNode, Release, Subscription
+from . import services, tours
+from .models import Collection, Delivery, NasNode, Release, Subscription, Tour
 
 # slug, name, description, releases (days ago), subscription: None (all schools) or a school kind
 COLLECTIONS = [
@@ -98,6 +101,7 @@ def build_contents(rng, context: dict) -> dict:
                 releases.append(release)
             collections.append((collection, releases, kind))
 
+    access = dict(Connectivity.objects.values_list("school_id", "access"))
     nodes, held_by_node = [], []
     for school in context["schools"]:
         state = _state(rng)
@@ -142,7 +146,8 @@ def build_contents(rng, context: dict) -> dict:
     by_slug = {c.slug: releases for c, releases, _kind in collections}
     deliveries = []
     for node, held in zip(nodes, held_by_node, strict=True):
-        via = Delivery.Via.TOUR if node.mode == NasNode.Mode.OFFLINE else Delivery.Via.ONLINE
+        offline = services.effective_mode(node.mode, access.get(node.school_id)) == NasNode.Mode.OFFLINE
+        via = Delivery.Via.TOUR if offline else Delivery.Via.ONLINE
         for slug, version in held.items():
             for release in by_slug[slug][:version]:
                 start = max(release.published_at, node.enrolled_at)
@@ -150,8 +155,51 @@ def build_contents(rng, context: dict) -> dict:
                     node=node, release=release, via=via, delivered_at=start + timedelta(hours=rng.randint(1, 96)),
                     tour=f"T-{release.published_at:%Y%m%d}" if via == Delivery.Via.TOUR else ""))
     Delivery.objects.bulk_create(deliveries, batch_size=2000)
+    tour = _tour_in_progress(admin, now)
     return {"collections": len(collections), "releases": sum(len(r) for _c, r, _k in collections),
-            "nodes": len(nodes), "deliveries": len(deliveries)}
+            "nodes": len(nodes), "deliveries": Delivery.objects.filter(release__collection__slug__in=slugs).count(),
+            "tours": 1 if tour else 0}
+
+
+def _tour_in_progress(admin, now) -> Tour | None:
+    """The commune with the most late offline schools gets a tour (8 schools at most, nearest-neighbour order)
+    planned for the day after tomorrow, its disk built; the first school whose NAS holds nothing of what it
+    needs is visited: a NAS folder with that node's id and a key of its own (registered as the node's) applies
+    a copy of the disk and writes its signed receipt, which is ingested as at the office."""
+    import preau_nas
+
+    by_commune: dict = {}
+    for node in NasNode.objects.select_related("school__connectivity", "school__commune").filter(
+            enrolled_at__isnull=False, revoked_at__isnull=True).order_by("school__uai"):
+        if tours.is_offline(node):
+            by_commune.setdefault(node.school.commune, []).append(node)
+    current = tours.current_releases()
+    candidates = []
+    for commune, nodes in by_commune.items():
+        late = [n.school.uai for n in nodes if tours.needs_for(n, n.school, current)]
+        if late:
+            candidates.append((-len(late), commune.insee, late))
+    if not candidates:
+        return None
+    _n, _insee, uais = min(candidates)
+    tour = tours.do_plan_tour(admin, name=f"Tournée de démonstration {now:%d/%m/%Y}",
+                              planned_on=(now + timedelta(days=2)).date(), uais=" ".join(uais[:8]))
+    tours.build_bundle(tour)
+    tour.refresh_from_db()
+    stop = next((s for s in tour.stops.select_related("school").order_by("order")
+                 if s.needs and all(n.get("held") is None for n in s.needs.values())), None)
+    if stop is None:
+        return tour
+    node = NasNode.objects.get(school=stop.school)
+    with tempfile.TemporaryDirectory(prefix="demo-tour-", dir=Path(settings.DATA_DIR)) as tmp:
+        disk = Path(tmp) / "disk"
+        shutil.copytree(tour.bundle_path, disk)
+        root = preau_nas.init_node(Path(tmp) / "nas", node.node_id, [services.publisher_public_key()],
+                                   collections=sorted(stop.needs)).root
+        NasNode.objects.filter(pk=node.pk).update(public_key=preau_nas.Node(root).keypair().public)
+        preau_nas.bundle.apply(root, disk)
+        tours.ingest_dir(admin, tour, disk)
+    return tour
 
 
 demo.register(40, "contents", build_contents)

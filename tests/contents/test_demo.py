@@ -6,7 +6,7 @@ import random
 import pytest
 
 from preau.contents import demo
-from preau.contents.models import Collection, Delivery, NasNode, Release, Subscription
+from preau.contents.models import Collection, Delivery, NasNode, Release, Subscription, Tour
 from preau.contents.stats import contents_stats
 from preau.territory.models import School
 
@@ -61,9 +61,16 @@ def test_demo_contents_counts_states_and_determinism(settings, tmp_path, schools
     assert Subscription.objects.get(collection__slug="client-leger-2026").school_kind == "elementaire"
     assert not NasNode.objects.exclude(school__kind="elementaire").filter(
         held__has_key="client-leger-2026").exists()
+    # A tour in progress: planned for the late offline schools of one commune, its disk built by the engine, one
+    # school visited (its receipt ingested: deliveries by this tour), the others still to visit.
+    tour = Tour.objects.get()
+    assert counts["tours"] == 1 and tour.state == Tour.State.ON_TOUR and tour.bundle_id
+    assert len({stop.school.commune_id for stop in tour.stops.select_related("school")}) == 1
+    visited = Delivery.objects.filter(via=Delivery.Via.TOUR, tour=tour.name)
+    assert visited.exists() and visited.values("node").distinct().count() == 1 < tour.stops.count()
     first = fingerprint()
     # Same seed, emptied database and a fresh store: the same contents again.
-    for model in (Delivery, NasNode, Subscription, Release, Collection):
+    for model in (Tour, Delivery, NasNode, Subscription, Release, Collection):
         model.objects.all().delete()
     build(settings, tmp_path, schools, "second")
     assert fingerprint() == first
@@ -76,7 +83,7 @@ def models_total() -> int:
 def test_demo_survives_a_leftover_store(settings, tmp_path, schools):
     build(settings, tmp_path, schools, "same")
     releases = sorted(Release.objects.values_list("collection__slug", "version", "total_bytes"))
-    for model in (Delivery, NasNode, Subscription, Release, Collection):
+    for model in (Tour, Delivery, NasNode, Subscription, Release, Collection):
         model.objects.all().delete()
     build(settings, tmp_path, schools, "same")  # the store still holds the previous demo's versions
     assert sorted(Release.objects.values_list("collection__slug", "version", "total_bytes")) == releases
