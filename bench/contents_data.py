@@ -41,7 +41,7 @@ def generate(nodes: int, collections: int = 20, seed: int = 2026, log=print) -> 
 
     from preau.accounts.models import Role, User
     from preau.contents.models import Collection, Delivery, NasNode, Release, Subscription
-    from preau.territory.models import Commune, Epci, School
+    from preau.territory.models import Commune, Connectivity, Epci, School
 
     rng = random.Random(seed)
     w = Writer(connection)
@@ -145,6 +145,10 @@ def generate(nodes: int, collections: int = 20, seed: int = 2026, log=print) -> 
                             "credential_hash", "public_key", "enrolled_at", "revoked_at", "last_checkin_at",
                             "last_checkin_seq", "agent_version", "disk_free_bytes", "last_error", "held"], node_rows)
     step("deliveries", Delivery, ["id", "node", "release", "via", "tour", "delivered_at"], delivery_rows)
+    # Every school on fibre: its NAS (mode auto) is online and pulls by itself, the case the check-in load
+    # measures (an offline NAS's check-in is the same work minus the deliveries).
+    step("connectivity", Connectivity, ["school", "access", "network", "operator", "source", "updated_at"],
+         [(i + 1, "fibre", "", "", "manual", now) for i in range(nodes)])
 
     with connection.cursor() as cursor:
         for sql in connection.ops.sequence_reset_sql(no_style(), [Epci, Commune, School, Collection, Release,

@@ -36,6 +36,7 @@ def test_agent_paths_take_the_lean_handler(settings):
     assert status == 401 and "refusés" in json.loads(content)["detail"]
     assert "Vary" not in headers or "Cookie" not in headers["Vary"]  # no session middleware ran
     assert headers.get("X-Frame-Options") is None and headers.get("X-Content-Type-Options") == "nosniff"
+    assert int(headers["Content-Length"]) == len(content)
     # a page takes the full stack: language negotiation, clickjacking protection, redirect to the login
     status, headers, _ = _call(wsgi.application, "/assistance/file/")
     assert status == 302 and "/comptes/login/" in headers["Location"]
