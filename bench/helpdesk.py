@@ -11,12 +11,13 @@ case:
   a closed status, category, breached, breached + category, commune), of the big commune's staff, of the
   advisor and of the workshop; ordered by resolution deadline (the page's only order);
 - mine: "my requests" of a technician (assignee of a tenth of the agglomeration's requests) and of a
-  director (page 1 and a deep page);
+  director (page 1, a deep page, open ones);
 - school: a school's requests, seen by a technician and by its director;
 - ticket: the request page of requests with 200 comments (a technician of the agglomeration);
 - figures: the figures page for the whole territory (current school year, last full year, every year),
-  one commune (filter), and a commune's staff (their communes);
-- export: the agglomeration's open queue as CSV (streamed; time, rows, queries).
+  one commune (filter), and a commune's staff (their communes); "cache": "warm" as served from the figures'
+  cache (PREAU_HELPDESK_FIGURES_CACHE_SECONDS), "cold" computed at every view (the first view of a period);
+- export: the agglomeration's queue as CSV, open and every status (streamed; time, rows, queries).
 Every page case also runs on a small database: the query counts must be the same. Targets are printed,
 not asserted: pages p95 <= 200 ms with query counts that do not grow.
 
