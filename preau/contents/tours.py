@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from preau.core import audit
 from preau.core.models import AuditEntry
@@ -288,11 +289,23 @@ def _disk_id(bundle_dir) -> str:
 def tour_for_bundle(bundle_dir) -> Tour:
     """The tour whose bundle is the one in `bundle_dir` (by its signed id)."""
     bundle_id = _disk_id(bundle_dir)
-    tour = Tour.objects.filter(bundle_id=bundle_id).first()
-    if tour is None:
+    found = list(Tour.objects.filter(bundle_id=bundle_id).order_by("pk")[:2])
+    if not found:
         raise services.ContentsError(_("Le disque %(b)s ne correspond à aucune tournée de ce déploiement.")
                                      % {"b": bundle_id[:16]})
-    return tour
+    if len(found) > 1:  # the same disk built for two tours (same schools, versions and second): never guess
+        raise services.ContentsError(_("Le disque %(b)s est celui de plusieurs tournées (%(t)s) : précisez la tournée "
+                                       "(--tour).") % {"b": bundle_id[:16], "t": ", ".join(t.name for t in found)})
+    return found[0]
+
+
+def ingest_summary(report: dict) -> str:
+    """« 2 accusés acceptés, 1 refusé, 2 livraisons nouvelles. » for the page and the command."""
+    a, r, n = len(report["accepted"]), len(report["rejected"]), report["new_deliveries"]
+    return "{}, {}, {}.".format(
+        ngettext("%(n)s accusé accepté", "%(n)s accusés acceptés", a) % {"n": a},
+        ngettext("%(n)s refusé", "%(n)s refusés", r) % {"n": r},
+        ngettext("%(n)s livraison nouvelle", "%(n)s livraisons nouvelles", n) % {"n": n})
 
 
 def ingest_dir(user, tour: Tour, bundle_dir) -> dict:

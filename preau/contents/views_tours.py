@@ -137,8 +137,7 @@ def tour_receipts(request: HttpRequest, pk: int) -> HttpResponse:
         report = tours.ingest_uploads(request.user, tour, request.FILES.getlist("receipts"))
     except services.ContentsError as exc:
         return render(request, "contents/tour.html", _tour_context(request, tour, error=str(exc)), status=400)
-    messages.success(request, _("%(a)s accusé(s) accepté(s), %(r)s refusé(s), %(n)s livraison(s) nouvelle(s).")
-                     % {"a": len(report["accepted"]), "r": len(report["rejected"]), "n": report["new_deliveries"]})
+    messages.success(request, tours.ingest_summary(report))
     return redirect("contents:tour", pk=tour.pk)
 
 

@@ -143,7 +143,7 @@ def test_publish_plan_download_apply_upload_and_freshness(browser, server, tmp_p
     page.get_by_label("Fichiers du dossier receipts/ du disque").set_input_files([str(p) for p in receipts])
     page.get_by_role("button", name="Relever").click()
     expect(page.locator(".messages")).to_contain_text(
-        f"2 accusé(s) accepté(s), 0 refusé(s), {needs} livraison(s) nouvelle(s).")
+        f"2 accusés acceptés, 0 refusé, {needs} livraison{'s' if needs > 1 else ''} nouvelle{'s' if needs > 1 else ''}.")
     expect(page.locator("#tour-state")).to_have_text("terminée")
     deliveries = page.locator("table").last.locator("tbody tr")
     expect(deliveries).to_have_count(needs)  # one per school and release, each once

@@ -146,7 +146,7 @@ def test_tour_bundle_apply_and_receipts(cast, world, tmp_path):
     # the command: finds the tour by the disk's bundle id
     out = io.StringIO()
     call_command("receipts_ingest", str(bundle), stdout=out, stderr=io.StringIO())
-    assert "Tournée A : 2 accusé(s) accepté(s), 2 refusé(s), 0 livraison(s)" in out.getvalue()
+    assert "Tournée A : 2 accusés acceptés, 2 refusés, 0 livraison nouvelle." in out.getvalue()
 
 
 def test_receipt_for_another_bundle_refused(cast, world, tmp_path):
@@ -267,3 +267,15 @@ def test_command_refuses_a_folder_that_is_not_a_tour_disk(cast, world, tmp_path)
         call_command("receipts_ingest", str(tmp_path / "nothing"))
     with pytest.raises(CommandError, match="Tournée inconnue"):
         call_command("receipts_ingest", str(tmp_path), "--tour", "absente")
+
+
+def test_a_disk_shared_by_two_tours_needs_the_tour_named(cast, world):
+    """Two tours with the same schools and versions, built in the same second, get the same signed disk id:
+    the disk alone does not say which tour it was, so the command asks for --tour instead of guessing."""
+    first = _build(tours.do_plan_tour(cast.technician, name="Tournée A", uais="0429903L"))
+    second = tours.do_plan_tour(cast.technician, name="Tournée B", uais="0429903L")
+    Tour.objects.filter(pk=second.pk).update(bundle_id=first.bundle_id, bundle_path=first.bundle_path,
+                                             state=Tour.State.BUNDLE_READY)
+    with pytest.raises(services.ContentsError, match="plusieurs tournées.*Tournée A, Tournée B.*--tour"):
+        tours.tour_for_bundle(first.bundle_path)
+    assert tours.ingest_dir(cast.technician, first, first.bundle_path)["accepted"] == []

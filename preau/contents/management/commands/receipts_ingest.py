@@ -2,6 +2,7 @@
 with preau-bundle.json and receipts/). The tour is found by the disk's signed bundle id (or --tour NAME)."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 
 from preau.contents import services, tours
 from preau.contents.models import Tour
@@ -26,11 +27,12 @@ class Command(BaseCommand):
         except services.ContentsError as exc:
             raise CommandError(str(exc)) from exc
         for a in report["accepted"]:
-            self.stdout.write(f"accepté  {a['file']} : {a['school']} ({a['node']}), "
-                              f"{a['new']} livraison(s) nouvelle(s) {a['confirmed']}")
+            new = ngettext("%(n)s livraison nouvelle", "%(n)s livraisons nouvelles", a["new"]) % {"n": a["new"]}
+            self.stdout.write(f"accepté  {a['file']} : {a['school']} ({a['node']}), {new} {a['confirmed']}")
         for r in report["rejected"]:
             self.stdout.write(f"REFUSÉ   {r['file']} : {r['error']}")
-        self.stdout.write(f"Tournée {found.name} : {len(report['accepted'])} accusé(s) accepté(s), "
-                          f"{len(report['rejected'])} refusé(s), {report['new_deliveries']} livraison(s) nouvelle(s).")
+        self.stdout.write(f"Tournée {found.name} : {tours.ingest_summary(report)}")
         if report["rejected"]:
-            self.stderr.write(f"{len(report['rejected'])} accusé(s) refusé(s) : voir ci-dessus.")
+            n = len(report["rejected"])
+            self.stderr.write(ngettext("%(n)s accusé refusé : voir ci-dessus.", "%(n)s accusés refusés : voir ci-dessus.",
+                                       n) % {"n": n})
