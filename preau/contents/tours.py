@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -186,6 +187,21 @@ def check_can_build(tour: Tour) -> None:
         raise services.ContentsError(_("Le disque de cette tournée est déjà en construction."))
 
 
+STALE_BUILD_SECONDS = 6 * 3600
+
+
+def _sweep_stale_builds(root: Path) -> None:
+    """Remove the temporary folders of builds killed outright (a worker stopped by SIGKILL or a power cut never
+    reaches its clean-up); one untouched for hours is no live build."""
+    limit = time.time() - STALE_BUILD_SECONDS
+    for folder in root.glob(".building-*"):
+        try:
+            if folder.stat().st_mtime < limit:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def build_bundle(tour: Tour, progress=None) -> dict:
     """Build the tour's bundle (engine events → progress(event)) for what the schools need now (the stops' needs
     are updated with the bundle). Written to a temporary folder, renamed when complete; on any error or
@@ -202,6 +218,7 @@ def build_bundle(tour: Tour, progress=None) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     current = current_releases()  # the engine's "latest" may be a withdrawn release: aim at the current one
     targets = {slug: current[slug].manifest for slug in collections if slug in current}
+    _sweep_stale_builds(root)
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
     try:
         summary = preau_nas.bundle.build(services.store_path(), work / "bundle", services.publisher_key_path(),

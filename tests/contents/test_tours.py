@@ -4,7 +4,9 @@ and the pages (managers act, committees read, others refused)."""
 
 import io
 import json
+import os
 import tarfile
+import time
 from pathlib import Path
 
 import preau_nas
@@ -279,3 +281,15 @@ def test_a_disk_shared_by_two_tours_needs_the_tour_named(cast, world):
     with pytest.raises(services.ContentsError, match="plusieurs tournées.*Tournée A, Tournée B.*--tour"):
         tours.tour_for_bundle(first.bundle_path)
     assert tours.ingest_dir(cast.technician, first, first.bundle_path)["accepted"] == []
+
+
+def test_a_build_killed_outright_leaves_a_folder_the_next_build_removes(cast, world):
+    root = tours.bundles_root()
+    root.mkdir(parents=True, exist_ok=True)
+    stale, live = root / ".building-killed", root / ".building-live"
+    for folder in (stale, live):
+        (folder / "bundle").mkdir(parents=True)
+    old = time.time() - tours.STALE_BUILD_SECONDS - 60
+    os.utime(stale, (old, old))
+    _build(tours.do_plan_tour(cast.technician, name="Après coupure", uais="0429903L"))
+    assert not stale.exists() and live.exists()  # a recent one may be another build in progress
