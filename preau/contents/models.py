@@ -189,3 +189,14 @@ class TourStop(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tour_id} #{self.order}"
+
+
+class OfferGeneration(models.Model):
+    """One row, renewed (a random value) in the writer's own transaction by every save or delete of a
+    collection, release or subscription, and read by every check-in with its node: each process rebuilds its table of offers when
+    the value it read moves (services.offer_table)."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.value)

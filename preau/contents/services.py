@@ -17,7 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
@@ -28,7 +27,7 @@ from preau.core import audit
 from preau.core.models import AuditEntry
 from preau.territory.models import Access, Connectivity, School
 
-from .models import Collection, Delivery, NasNode, Release, Subscription
+from .models import Collection, Delivery, NasNode, OfferGeneration, Release, Subscription
 
 ENROLMENT_VALIDITY = timedelta(hours=48)
 
@@ -267,53 +266,36 @@ def _record_check_in(node_pk: int, seq: int, fields: dict) -> bool:
 
 
 # The offer of every check-in comes from a small table (each collection with a current release: its version,
-# manifest and who receives it) kept in memory per process. It is rebuilt (2 queries) when its key changes:
-# - a fingerprint read at every check-in with the node (counts and largest ids of collections,
-#   subscriptions, releases and withdrawn releases): a publication, a withdrawal, a new or removed
-#   subscription, in any process, changes it;
-# - the contents generation in Django's cache, bumped by every save or delete of a collection, release or
-#   subscription (the signals below, at once and again on commit): edits in place in this process, or in
-#   any process with a shared cache (Redis);
-# and at the latest after OFFER_CACHE_SECONDS.
+# manifest and who receives it) kept in memory per process. It is rebuilt (2 queries) when the offers'
+# generation moves — a one-row value (OfferGeneration) renewed in the writer's transaction by every save or
+# delete of a collection, release or subscription (the signals below) and read by every check-in in the same
+# query as its node, so a publication in any process is seen at the next check-in — and at the latest after
+# OFFER_CACHE_SECONDS (a bulk update that sends no signal).
 OFFER_CACHE_SECONDS = 30
-_GENERATION_KEY = "contents:generation"
 _offers_memo: dict = {}
 
 
 def bump_generation(**_kwargs) -> None:
-    cache.set(_GENERATION_KEY, secrets.token_hex(8), None)
-
-
-def _bump_now_and_on_commit(**kwargs) -> None:
-    bump_generation()
-    transaction.on_commit(bump_generation)  # a check-in between the write and its commit read the old rows
+    """A new random value, never a counter: a rolled-back bump (a refused publication) must not come back as
+    the key of offers another transaction committed."""
+    value = secrets.randbits(62)
+    if not OfferGeneration.objects.filter(pk=1).update(value=value):
+        OfferGeneration.objects.get_or_create(pk=1, defaults={"value": value})
+    _offers_memo.clear()
 
 
 for _model in (Collection, Release, Subscription):
-    post_save.connect(_bump_now_and_on_commit, sender=_model, dispatch_uid=f"contents-offers-{_model.__name__}-s")
-    post_delete.connect(_bump_now_and_on_commit, sender=_model, dispatch_uid=f"contents-offers-{_model.__name__}-d")
+    post_save.connect(bump_generation, sender=_model, dispatch_uid=f"contents-offers-{_model.__name__}-s")
+    post_delete.connect(bump_generation, sender=_model, dispatch_uid=f"contents-offers-{_model.__name__}-d")
 
 
-def _generation() -> str:
-    generation = cache.get(_GENERATION_KEY)
-    if generation is None:  # first use, or the cache was cleared: a new generation
-        cache.add(_GENERATION_KEY, secrets.token_hex(8), None)
-        generation = cache.get(_GENERATION_KEY) or ""
-    return generation
-
-
-FINGERPRINT_COLUMNS = 7
+FINGERPRINT_COLUMNS = 1
 
 
 def _fingerprint_sql() -> str:
-    """Seven scalar subqueries (counts and largest ids of collections, subscriptions, releases, withdrawn
-    releases): select-list expressions, read alone or with the node of a check-in (one round trip)."""
+    """The offers' generation as a select-list expression, read alone or with the node of a check-in."""
     qn = connection.ops.quote_name
-    c, s, r = (qn(m._meta.db_table) for m in (Collection, Subscription, Release))
-    return (f"(SELECT COUNT(*) FROM {c}) AS fp0, (SELECT MAX(id) FROM {c}) AS fp1, "
-            f"(SELECT COUNT(*) FROM {s}) AS fp2, (SELECT MAX(id) FROM {s}) AS fp3, "
-            f"(SELECT COUNT(*) FROM {r}) AS fp4, (SELECT MAX(id) FROM {r}) AS fp5, "
-            f"(SELECT COUNT(*) FROM {r} WHERE withdrawn_at IS NOT NULL) AS fp6")
+    return f"(SELECT {qn('value')} FROM {qn(OfferGeneration._meta.db_table)} WHERE {qn('id')} = 1) AS fp0"
 
 
 def _fingerprint() -> tuple:
@@ -325,7 +307,7 @@ def _fingerprint() -> tuple:
 def offer_table(fingerprint: tuple | None = None) -> list[tuple]:
     """[(slug, version, manifest, everyone, communes, kinds, schools)] of the collections with a current release.
     fingerprint: as read with the node by authenticate(), else read here."""
-    generation, now = (_generation(), fingerprint or _fingerprint()), time.monotonic()
+    generation, now = fingerprint or _fingerprint(), time.monotonic()
     memo = _offers_memo.get("table")
     if memo and memo[0] == generation and memo[1] > now:
         return memo[2]
