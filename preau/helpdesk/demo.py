@@ -272,37 +272,68 @@ class _Mass:
             self.comments.append((ticket, Comment(author=author, body=PUBLIC[i], created_at=at)))
 
 
+def _last_working_moment(calendar: WorkCalendar, now):
+    """Now on a school day during its hours, else an hour before the close of the last school day: the demo's
+    requests are filed when schools are open, whatever the day the demo runs."""
+    local = timezone.localtime(now)
+    if calendar.is_working_day(local.date()) and calendar.opens <= local.time() <= calendar.closes:
+        return now
+    day = local.date() if local.time() > calendar.closes else local.date() - timedelta(days=1)
+    while not calendar.is_working_day(day):
+        day -= timedelta(days=1)
+    return timezone.make_aware(datetime.combine(day, calendar.closes)) - timedelta(hours=1)
+
+
+class _FiledAt:
+    """services, with every action dated a minute after the previous one, from a given moment."""
+
+    def __init__(self, moment):
+        self.moment = moment
+
+    def __getattr__(self, name):
+        action = getattr(services, name)
+
+        def dated(*args, **kwargs):
+            self.moment += timedelta(minutes=1)
+            return action(*args, now=self.moment, **kwargs)
+
+        return dated
+
+
 def _real_flows(rng, users, school, articles, counts, workshops) -> None:
-    """A few requests of the first demo school through the real services (history, audit, fleet)."""
+    """A few requests of the first demo school through the real services (history, audit, fleet), filed at the
+    last moment schools were open, a minute apart."""
     from preau.fleet.models import Asset
+
+    filed = _FiledAt(_last_working_moment(WorkCalendar.load(), timezone.now()) - timedelta(minutes=40))
 
     teacher, director, tech = users["enseignant"], users["directeur"], users["technicien"]
     if teacher is None or tech is None:
         return
     by_slug = {c.slug: c for c in Category.objects.all()}
-    projector = services.do_create_ticket(teacher, school=school, category=by_slug["projector"], notify_party=False,
+    projector = filed.do_create_ticket(teacher, school=school, category=by_slug["projector"], notify_party=False,
                                           description="L'image est violette depuis ce matin, salle du CE1.")
-    services.do_assign(tech, projector, tech)
-    services.do_comment(tech, projector, "Je passe demain avec un câble neuf.")
-    services.do_create_ticket(director, school=school, category=by_slug["wifi"], notify_party=False,
+    filed.do_assign(tech, projector, tech)
+    filed.do_comment(tech, projector, "Je passe demain avec un câble neuf.")
+    filed.do_create_ticket(director, school=school, category=by_slug["wifi"], notify_party=False,
                               description="Les tablettes du chariot ne voient plus le réseau ECOLE.")
-    services.do_create_ticket(teacher, school=school, category=by_slug["electricity"], notify_party=False,
+    filed.do_create_ticket(teacher, school=school, category=by_slug["electricity"], notify_party=False,
                               description="La prise sous le tableau ne marche plus, le vidéoprojecteur s'éteint.")
-    services.do_create_ticket(teacher, school=school, category=by_slug["training"], notify_party=False,
+    filed.do_create_ticket(teacher, school=school, category=by_slug["training"], notify_party=False,
                               description="Formation aux robots Blue-Bot pour ma classe de GS.")
-    printer = services.do_create_ticket(teacher, school=school, category=by_slug["printer"], notify_party=False,
+    printer = filed.do_create_ticket(teacher, school=school, category=by_slug["printer"], notify_party=False,
                                         description="Bourrage papier permanent.")
     article = next((a for a in articles if by_slug["printer"] in a.categories.all()), None)
     if article is not None:
-        services.do_resolve_with_article(teacher, printer, article)
+        filed.do_resolve_with_article(teacher, printer, article)
     counts["through_services"] = 6
     # A device the partner workshop requalified: its failure goes back to the workshop.
     device = (Asset.objects.filter(school=school, status="deployed").exclude(category__in=["thin_client", "desktop"])
               .select_related("model", "site").order_by("tag").first())
     if device is not None and workshops:
-        broken = services.do_create_ticket(director, school=school, category=by_slug["device-broken"], device=device,
+        broken = filed.do_create_ticket(director, school=school, category=by_slug["device-broken"], device=device,
                                            notify_party=False, description="Ne s'allume plus depuis la rentrée.")
-        services.do_reassign(tech, broken, Party.WORKSHOP, workshop=workshops[0],
+        filed.do_reassign(tech, broken, Party.WORKSHOP, workshop=workshops[0],
                              note="Appareil requalifié par l'atelier : sous sa garantie.")
         counts["through_services"] += 1
     # Thin clients declared failed and replaced from the request via the fleet.
@@ -313,11 +344,11 @@ def _real_flows(rng, users, school, articles, counts, workshops) -> None:
             "tag").first()
         if spare is None:
             continue
-        ticket = services.do_create_ticket(teacher, school=school, category=by_slug["thin-client"], device=device,
+        ticket = filed.do_create_ticket(teacher, school=school, category=by_slug["thin-client"], device=device,
                                            notify_party=False, description="Écran noir au démarrage.")
-        services.do_assign(tech, ticket, tech)
-        services.do_replace_device(tech, ticket, spare)
-        services.do_change_status(tech, ticket, Status.RESOLVED, note="Poste remplacé, tout fonctionne.")
+        filed.do_assign(tech, ticket, tech)
+        filed.do_replace_device(tech, ticket, spare)
+        filed.do_change_status(tech, ticket, Status.RESOLVED, note="Poste remplacé, tout fonctionne.")
         counts["replaced"] = counts.get("replaced", 0) + 1
 
 
