@@ -325,9 +325,10 @@ def main() -> int:
     ap.add_argument("--db", choices=["sqlite", "postgresql"], help="only this database")
     ap.add_argument("--only", help="comma-separated cases: " + ", ".join(CASES))
     ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
-    ap.add_argument("--workers", type=int, default=4, help="gunicorn workers of the check-in case (4)")
-    ap.add_argument("--threads", type=int, default=1, help="threads per worker (1: sync workers)")
-    ap.add_argument("--concurrency", type=int, default=16, help="sockets of the load generator (16)")
+    # The production configuration (docs/deployment.md): gthread workers, NAS connections kept alive.
+    ap.add_argument("--workers", type=int, default=3, help="gunicorn workers of the check-in case (3)")
+    ap.add_argument("--threads", type=int, default=4, help="threads per worker (4; 1: sync workers)")
+    ap.add_argument("--concurrency", type=int, default=32, help="keep-alive sockets of the load generator (32)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--label", help=argparse.SUPPRESS)
     ap.add_argument("--nodes", type=int, help=argparse.SUPPRESS)
