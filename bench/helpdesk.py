@@ -14,9 +14,11 @@ case:
   director (page 1, a deep page, open ones);
 - school: a school's requests, seen by a technician and by its director;
 - ticket: the request page of requests with 200 comments (a technician of the agglomeration);
-- figures: the figures page for the whole territory (current school year, last full year, every year),
-  one commune (filter), and a commune's staff (their communes); "cache": "warm" as served from the figures'
-  cache (PREAU_HELPDESK_FIGURES_CACHE_SECONDS), "cold" computed at every view (the first view of a period);
+- figures_refresh: the background work of `preau helpdesk-figures` (every live scope's school years and every
+  year together, computed ahead of time): seconds, and the slowest computation per kind of year;
+- figures: the figures page for the whole territory (current school year, last full year, every year, one
+  commune) and a commune's staff, as served: from the stored figures ("source": "stored");
+- figures_first_view: the first view of a commune filter nobody asked for (computed then, stored after);
 - export: the agglomeration's queue as CSV, open and every status (streamed; time, rows, queries).
 Every page case also runs on a small database: the query counts must be the same. Targets are printed,
 not asserted: pages p95 <= 200 ms with query counts that do not grow.
@@ -87,7 +89,7 @@ def parent(args) -> int:
             (tmp / "static").mkdir()  # DEBUG off: WhiteNoise wants STATIC_ROOT to exist
             env = dict(os.environ, PREAU_DATA_DIR=str(tmp), DJANGO_SETTINGS_MODULE="preau.settings", DEBUG="0",
                        PREAU_SECRET_KEY="bench-only-" + os.urandom(16).hex(), PREAU_JOBS_INLINE="1")
-            env.pop("REDIS_URL", None)  # the figures' cache in the process's memory, not a shared server
+            env.pop("REDIS_URL", None)  # the dashboard counts' cache in the process's memory, not a shared server
             if db == "sqlite":
                 env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
             else:
@@ -197,25 +199,52 @@ class HelpdeskChild(Child):
                   comments=comments, shown=sum(html.count(escape(body)) for body in PUBLIC + INTERNAL))
 
     def figures(self):
-        from django.test import override_settings
+        """The figures page as served: read from the figures computed ahead of time (snapshots.py). First the
+        background work (`preau helpdesk-figures`: every live scope's school years), timed; then the page
+        from the stored figures; then the first view of a commune filter nobody asked for (computed then)."""
+        from django.db.models import Max
+        from django.test.utils import CaptureQueriesContext
         from django.urls import reverse
         from django.utils import timezone
 
+        from preau.helpdesk import snapshots
         from preau.helpdesk.figures import school_year_of
+        from preau.helpdesk.models import FigureSnapshot
+        from preau.territory.models import Commune
+
+        FigureSnapshot.objects.all().delete()  # the SQLite pass after ANALYZE computes them again
+        t = time.perf_counter()
+        counts = snapshots.refresh_all()
+        seconds = time.perf_counter() - t
+        current = school_year_of(timezone.localdate())
+        kinds = {"current_year": {"year": current}, "past_years": {"year__gt": 0, "year__lt": current},
+                 "all_years": {"year": 0}}
+        slowest = {name: FigureSnapshot.objects.filter(**q).aggregate(ms=Max("duration_ms"))["ms"]
+                   for name, q in kinds.items()}
+        self.emit("figures_refresh", seconds=round(seconds, 1), computed=counts["computed"],
+                  scopes=len(snapshots.live_scopes()), years=len(snapshots.school_years()),
+                  slowest_ms_by_year=slowest)
 
         base = reverse("helpdesk:figures")
-
-        last = school_year_of(timezone.localdate()) - 1
+        last = current - 1
+        big = self.info["big_commune"]
         admin = {"current_year": base, "last_year": base + f"?annee={last}", "all_years": base + "?annee=tout",
-                 "commune": base + f"?commune={self.info['big_commune']}"}
-        mine = {"current_year": base, "last_year": base + f"?annee={last}"}
-        # Warm: the page as served within PREAU_HELPDESK_FIGURES_CACHE_SECONDS of a first view (the cache
-        # filled by the warm-up); cold: every view computes (the first view of each scope and period).
-        self.combos("figures", "admin", self.info["admin"], admin, cache="warm")
-        self.combos("figures", "commune", self.info["mairie"], mine, cache="warm")
-        with override_settings(PREAU_HELPDESK_FIGURES_CACHE_SECONDS=0):
-            self.combos("figures", "admin", self.info["admin"], admin, rounds=len(admin) * 2, cache="cold")
-            self.combos("figures", "commune", self.info["mairie"], mine, rounds=len(mine) * 3, cache="cold")
+                 "commune": base + f"?commune={big}"}
+        mine = {"current_year": base, "last_year": base + f"?annee={last}", "all_years": base + "?annee=tout"}
+        self.combos("figures", "admin", self.info["admin"], admin, source="stored")
+        self.combos("figures", "commune", self.info["mairie"], mine, source="stored")
+
+        # The first view of a commune filter: computed on demand, once (then stored). Communes nobody viewed.
+        client = self.client(self.info["admin"])
+        times, queries = [], []
+        for insee in Commune.objects.exclude(insee=big).order_by("insee").values_list("insee", flat=True)[:6]:
+            with CaptureQueriesContext(self.connection) as ctx:
+                t = time.perf_counter()
+                self.get(client, base + f"?commune={insee}")
+                times.append(time.perf_counter() - t)
+            queries.append(len(ctx.captured_queries))
+        self.emit("figures_first_view", user="admin", **stats_ms(times), queries=max(queries),
+                  queries_min=min(queries), filter="commune, current year")
 
     def export(self):
         from django.test.utils import CaptureQueriesContext

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from preau.accounts import access
 from preau.accounts.models import Role
+from preau.territory.models import School
 
 from .models import Domain, Party, Ticket
 
@@ -52,9 +53,23 @@ def tickets_for(user) -> QuerySet[Ticket]:
         return qs.filter(party_q(user))
     if user.role in SCHOOL_ROLES:
         return qs.filter(school_id=user.school_id) if user.school_id else qs.none()
-    mine = party_q(user)
-    seen = Q(school__in=access.schools_for(user))
-    return qs.filter(seen | mine if mine is not None else seen)
+    if user.role == Role.COMMUNE:
+        return tickets_of_communes(user.communes.all())
+    if user.role == Role.ADVISOR:
+        return tickets_of_circonscriptions(user.circonscriptions.all())
+    return qs.filter(school__in=access.schools_for(user))
+
+
+def tickets_of_communes(communes) -> QuerySet[Ticket]:
+    """What the staff of these communes (a queryset or ids) read: their schools' requests and those routed to them."""
+    return Ticket.objects.filter(Q(school__in=School.objects.filter(commune__in=communes))
+                                 | Q(party=Party.COMMUNE, party_commune__in=communes))
+
+
+def tickets_of_circonscriptions(circonscriptions) -> QuerySet[Ticket]:
+    """What the advisors of these circonscriptions read: their schools' requests and those routed to them."""
+    return Ticket.objects.filter(Q(school__in=School.objects.filter(circonscription__in=circonscriptions))
+                                 | Q(party=Party.CIRCONSCRIPTION, party_circonscription__in=circonscriptions))
 
 
 def queue_for(user) -> QuerySet[Ticket]:

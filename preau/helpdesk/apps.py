@@ -10,7 +10,7 @@ class HelpdeskConfig(AppConfig):
     def ready(self):
         from preau.core import stats
 
-        from . import demo  # noqa: F401  (registers the demo requests and articles)
+        from . import demo, jobs  # noqa: F401  (register the demo requests and articles, the figures job)
         from .stats import helpdesk_stats
 
         stats.register("helpdesk", helpdesk_stats)

@@ -27,7 +27,7 @@ from django.utils import timezone
 from preau.accounts.models import User
 from preau.core import demo
 
-from . import kb, services
+from . import kb, services, snapshots
 from .calendar import WorkCalendar
 from .lifecycle import Status
 from .models import Article, Category, Comment, Domain, Party, Ticket, TicketEvent
@@ -435,6 +435,8 @@ def build_helpdesk(rng, context: dict) -> dict:
         _real_flows(rng, users, first, articles, counts, context.get("workshops") or [])
     counts.update(tickets=Ticket.objects.count(), comments=Comment.objects.count(), merged=len(merged),
                   open=Ticket.objects.exclude(status__in=[Status.RESOLVED, Status.CLOSED]).count())
+    # The figures page reads figures computed ahead of time (what cron's `preau helpdesk-figures` does).
+    counts["figures"] = snapshots.refresh_all()["computed"]
     return counts
 
 

@@ -10,10 +10,8 @@ number of queries is fixed whatever the data size:
 
 The period is a school year (1 September to 31 August, by creation date); merged duplicates are not counted.
 
-At 500,000 requests these queries take a second or two (a school year is scanned several times), so the page
-keeps the computed figures in the cache for PREAU_HELPDESK_FIGURES_CACHE_SECONDS (300 by default; 0: never),
-per scope (whole territory, a set of communes, a set of circonscriptions), school year, commune and language;
-the page says when they were computed.
+At 500,000 requests these queries take a second or more (a school year is scanned several times), so the
+page reads figures computed ahead of time in the background (snapshots.py) and says when they were computed.
 """
 
 from __future__ import annotations
@@ -21,13 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Avg, Count, F, IntegerField, Q, QuerySet, Value, Window
 from django.db.models.functions import Coalesce, RowNumber
-from django.utils import timezone, translation
-
-from preau.accounts.models import Role
+from django.utils import timezone
 
 from . import lifecycle
 from .models import Party, Ticket
@@ -89,6 +83,7 @@ class Row:
     breached: int
     take_median: float | None = None
     resolve_median: float | None = None
+    label_source: object = None  # what the label is made from (stored; the label follows the language)
 
     @property
     def breach_rate(self) -> float | None:
@@ -109,13 +104,14 @@ class Figures:
     open_by_status: list = field(default_factory=list)  # [(status, label, n)]
     tables: dict = field(default_factory=dict)  # dimension -> [Row]
     computed_at: datetime | None = None
+    refreshing: bool = False  # stored figures past their age, a refresh asked for (snapshots.py)
 
     @property
     def breach_rate(self) -> float | None:
         return round(100 * self.breached / self.total, 1) if self.total else None
 
 
-def _label(dimension: str, value) -> str:
+def label(dimension: str, value) -> str:
     if dimension == "party":
         return str(Party(value).label) if value in Party.values else str(value)
     return value or "—"
@@ -144,11 +140,11 @@ def compute(scope: QuerySet[Ticket], year: int | None) -> Figures:
         out.resolve_median = median(qs, "resolve_hours")
         marks = dict(qs.filter(satisfaction__isnull=False).values_list("satisfaction").annotate(n=Count("pk")))
         out.satisfaction = [(m, marks.get(m, 0)) for m in range(1, 6)]
-        for dimension, (key, label) in DIMENSIONS.items():
-            rows = [Row(key=k, label=_label(dimension, lab), total=t, resolved=r, breached=b)
-                    for k, lab, t, r, b in qs.values_list(key, label).annotate(
+        for dimension, (key, label_field) in DIMENSIONS.items():
+            rows = [Row(key=k, label=label(dimension, lab), label_source=lab, total=t, resolved=r, breached=b)
+                    for k, lab, t, r, b in qs.values_list(key, label_field).annotate(
                         t=Count("pk"), r=Count("pk", filter=Q(resolved_at__isnull=False)),
-                        b=Count("pk", filter=BREACHED)).order_by(label)]
+                        b=Count("pk", filter=BREACHED)).order_by(label_field)]
             takes = group_medians(qs, key, "take_charge_hours")
             resolves = group_medians(qs, key, "resolve_hours")
             for row in rows:
@@ -167,51 +163,10 @@ def bars(items: list[tuple[str, float | None, str]], width: int = 420, bar: int 
     """Horizontal bars for an inline SVG: [(label, value, shown text)] -> geometry (no JavaScript)."""
     top = max((v for _l, v, _t in items if v), default=0) or 1
     rows = []
-    for i, (label, value, text) in enumerate(items):
+    for i, (name, value, text) in enumerate(items):
         y = i * (bar + gap)
-        rows.append({"label": label, "text": text, "y": y, "ty": y + bar - 5,
+        rows.append({"label": name, "text": text, "y": y, "ty": y + bar - 5,
                      "w": round(width * (value or 0) / top, 1), "x": label_width,
                      "tx": label_width + round(width * (value or 0) / top, 1) + 6})
     return {"rows": rows, "height": max(len(items) * (bar + gap), bar), "width": label_width + width + 90,
             "bar": bar}
-
-
-
-def cache_seconds() -> int:
-    return int(getattr(settings, "PREAU_HELPDESK_FIGURES_CACHE_SECONDS", 300))
-
-
-def scope_key(user) -> str:
-    """What access.tickets_for(user) depends on: users with the same key see the same requests."""
-    if user.sees_whole_territory:
-        return "all"
-    if user.role == Role.COMMUNE:
-        return "c" + ",".join(str(pk) for pk in sorted(user.communes.values_list("pk", flat=True)))
-    if user.role == Role.ADVISOR:
-        return "a" + ",".join(str(pk) for pk in sorted(user.circonscriptions.values_list("pk", flat=True)))
-    if user.role in (Role.DIRECTOR, Role.TEACHER):
-        return f"s{user.school_id or '-'}"
-    if user.role == Role.WORKSHOP:
-        return "w" + ",".join(str(pk) for pk in sorted(user.sites.values_list("pk", flat=True)))
-    return f"u{user.pk}"
-
-
-def _cached(key: str, fn):
-    seconds = cache_seconds()
-    if seconds <= 0:
-        return fn()
-    value = cache.get(key)
-    if value is None:
-        value = fn()
-        cache.set(key, value, seconds)
-    return value
-
-
-def cached_school_years(user, scope: QuerySet[Ticket]) -> list[int]:
-    return _cached(f"helpdesk:figures:years:{scope_key(user)}", lambda: school_years(scope))
-
-
-def cached_compute(user, scope: QuerySet[Ticket], year: int | None, commune=None) -> Figures:
-    key = (f"helpdesk:figures:{scope_key(user)}:{year or 'all'}:{commune.pk if commune else '-'}:"
-           f"{translation.get_language()}")
-    return _cached(key, lambda: compute(scope, year))

@@ -362,3 +362,27 @@ class NotificationPreference(models.Model):
 
     def __str__(self):
         return str(self.user)
+
+
+class FigureSnapshot(models.Model):
+    """The figures page of one scope (the whole territory, a set of communes, a set of circonscriptions),
+    school year (0: every year) and commune filter (0: none), computed in the background and read by the
+    page in one query (figures.py). `requested_at`: a refresh has been asked for and not done yet;
+    `viewed_at`: last read (at most once a day), so snapshots nobody reads any more are dropped."""
+
+    key = models.CharField(_("clé"), max_length=255, unique=True)
+    scope = models.CharField(_("périmètre"), max_length=200)
+    year = models.PositiveIntegerField(_("année scolaire"), default=0)
+    commune_id = models.PositiveIntegerField(_("commune"), default=0)
+    data = models.JSONField(_("chiffres"))
+    computed_at = models.DateTimeField(_("calculés le"))
+    duration_ms = models.PositiveIntegerField(_("durée du calcul (ms)"), default=0)
+    requested_at = models.DateTimeField(_("actualisation demandée le"), null=True, blank=True)
+    viewed_at = models.DateTimeField(_("consultés le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("chiffres calculés de l'assistance")
+        verbose_name_plural = _("chiffres calculés de l'assistance")
+
+    def __str__(self):
+        return f"{self.key} ({self.computed_at:%Y-%m-%d %H:%M})"

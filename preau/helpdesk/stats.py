@@ -29,7 +29,7 @@ def helpdesk_stats(user=None) -> dict:
     from django.core.cache import cache
     from django.utils import translation
 
-    from .figures import scope_key
+    from .snapshots import scope_key
 
     seconds = int(getattr(settings, "PREAU_HELPDESK_STATS_CACHE_SECONDS", 120))
     if seconds <= 0:

@@ -4,7 +4,10 @@ inline SVG (each with its table); filters: school year and commune; every table 
 
 Who: the agglomeration and committees (whole territory), commune staff (their communes' schools), advisors
 (their circonscriptions' schools). Directors, teachers and workshops get a 403: a school's requests are on
-its own pages, and figures over a handful of requests say little. The scope is access.tickets_for.
+its own pages, and figures over a handful of requests say little. The scope is access.tickets_for's.
+
+The figures are read from snapshots computed in the background (snapshots.py): one query, whatever the
+number of requests; the page says when they were computed.
 """
 
 from django.contrib.auth.decorators import login_required
@@ -19,7 +22,7 @@ from preau.accounts import access as territory_access
 from preau.accounts.models import Role
 from preau.core.exports import export_response
 
-from . import access, figures
+from . import figures, snapshots
 
 ALLOWED = {Role.ADMIN, Role.TECHNICIAN, Role.COMMITTEE, Role.COMMUNE, Role.ADVISOR}
 TABLES = {"category": gettext_lazy("Par catégorie"), "party": gettext_lazy("Par responsable"),
@@ -59,16 +62,14 @@ def figures_page(request: HttpRequest) -> HttpResponse:
     if not can_see_figures(user):
         raise PermissionDenied(_("Les chiffres de l'assistance sont réservés à l'agglomération, aux comités, "
                                  "aux communes et aux conseillers."))
-    scope = access.tickets_for(user)
-    years = figures.cached_school_years(user, scope)
+    years = snapshots.school_years()
     wanted = request.GET.get("annee", "")
     year = None if wanted == "tout" else int(wanted) if wanted.isdigit() and int(wanted) in years else years[0]
     communes = list(territory_access.communes_for(user).order_by("name").values_list("insee", "name"))
     commune = None
     if request.GET.get("commune"):
         commune = get_object_or_404(territory_access.communes_for(user), insee=request.GET["commune"])
-        scope = scope.filter(school__commune=commune)
-    data = figures.cached_compute(user, scope, year, commune)
+    data = snapshots.for_page(user, year, commune)
     fmt = request.GET.get("format", "")
     if fmt in ("csv", "xlsx"):
         return _export(fmt, request.GET.get("tableau", ""), data)

@@ -2,26 +2,25 @@
 open requests by status; school-year and commune filters; scopes; exports; a fixed number of queries."""
 
 import io
+import json
+from datetime import date, timedelta
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone, translation
 from openpyxl import load_workbook
 
-from preau.helpdesk import figures, services
+from preau.helpdesk import figures, services, snapshots
 from preau.helpdesk.lifecycle import Status
-from preau.helpdesk.models import Ticket
+from preau.helpdesk.models import FigureSnapshot, Ticket
 
 from .hd import at, file
 
 URL = reverse("helpdesk:figures")
-
-
-@pytest.fixture(autouse=True)
-def _no_figures_cache(settings):
-    settings.PREAU_HELPDESK_FIGURES_CACHE_SECONDS = 0
 
 
 @pytest.fixture
@@ -142,36 +141,138 @@ def test_medians_per_group_on_several_values(cast, tickets):
     assert figures.median(Ticket.objects.all(), "resolve_hours") == 3.0
 
 
+def ticket_queries(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "helpdesk_ticket" in q["sql"]]
+
+
 @pytest.mark.django_db
 def test_bounded_queries_whatever_the_data(cast, login, tickets):
     client = login(cast.technician)
+    snapshots.refresh("all", 2026)  # created; the measured refreshes update it
+    with CaptureQueriesContext(connection) as few_computed:
+        snapshots.refresh("all", 2026)
     with CaptureQueriesContext(connection) as few:
         assert client.get(URL, {"annee": "2026"}).status_code == 200
     for i in range(12):
         ticket = file(cast.director_sb1, cast.sb1, "wifi" if i % 2 else "printer", now=at(2026, 11, 19, 9, i))
         services.do_change_status(cast.technician, ticket, Status.RESOLVED, now=at(2026, 11, 20, 9, i))
+    with CaptureQueriesContext(connection) as many_computed:
+        snapshots.refresh("all", 2026)
     with CaptureQueriesContext(connection) as many:
         response = client.get(URL, {"annee": "2026"})
     assert response.context["data"].total == 15
-    assert len(many) == len(few) <= 25
+    assert len(many_computed) == len(few_computed) <= 25
+    assert len(many) == len(few) <= 10
+    # The page reads no request but the two ends of the creation dates (the school years offered).
+    assert all("MIN(" in sql or "MAX(" in sql for sql in ticket_queries(many)), ticket_queries(many)
 
 
 @pytest.mark.django_db
-def test_figures_are_cached_per_scope(cast, login, tickets, settings):
-    from django.core.cache import cache
+def test_the_page_reads_stored_figures_shared_by_a_scope(cast, login, tickets):
+    client = login(cast.technician)
+    first = client.get(URL, {"annee": "2026"})
+    assert first.context["data"].total == 3 and not first.context["data"].refreshing
+    assert "Chiffres calculés le" in first.content.decode()
+    snapshot = FigureSnapshot.objects.get(key="all|2026|-")
+    assert snapshot.data["total"] == 3 and snapshot.viewed_at is not None
+    file(cast.director_sb1, cast.sb1, "wifi", now=at(2026, 11, 19, 9))
+    # Within their age the stored figures are served as they are, to every user of the same scope.
+    assert login(cast.committee).get(URL, {"annee": "2026"}).context["data"].total == 3
+    # Another scope and the commune filter have their own.
+    assert login(cast.commune_a_staff).get(URL, {"annee": "2026"}).context["data"].total == 2
+    assert login(cast.committee).get(URL, {"annee": "2026", "commune": "42207"}).context["data"].total == 2
+    scope = snapshots.scope_key(cast.commune_a_staff)
+    assert FigureSnapshot.objects.filter(key=f"{scope}|2026|-").exists()
+    assert FigureSnapshot.objects.filter(key__startswith="all|2026|").count() == 2
+    snapshots.refresh("all", 2026)
+    assert login(cast.technician).get(URL, {"annee": "2026"}).context["data"].total == 4
 
-    cache.clear()
-    settings.PREAU_HELPDESK_FIGURES_CACHE_SECONDS = 300
+
+@pytest.mark.django_db
+def test_stale_figures_are_shown_and_refreshed_in_the_background(cast, login, tickets, monkeypatch):
+    from preau.core import jobs
+    from preau.core.models import Job
+
+    monkeypatch.setenv("PREAU_JOBS_INLINE", "0")
     client = login(cast.technician)
     assert client.get(URL, {"annee": "2026"}).context["data"].total == 3
     file(cast.director_sb1, cast.sb1, "wifi", now=at(2026, 11, 19, 9))
-    with CaptureQueriesContext(connection) as warm:
-        response = client.get(URL, {"annee": "2026"})
-    assert response.context["data"].total == 3  # computed a moment ago
-    assert not [q for q in warm.captured_queries if "helpdesk_ticket" in q["sql"]]
-    assert "Chiffres calculés à" in response.content.decode()
-    # Another scope computes its own; the commune filter too.
-    assert login(cast.commune_a_staff).get(URL, {"annee": "2026"}).context["data"].total == 2
-    assert login(cast.committee).get(URL, {"annee": "2026", "commune": "42207"}).context["data"].total == 2
-    cache.clear()
-    assert login(cast.technician).get(URL, {"annee": "2026"}).context["data"].total == 4
+    old = timezone.now() - timedelta(seconds=snapshots.max_age_seconds() + 60)
+    FigureSnapshot.objects.filter(key="all|2026|-").update(computed_at=old)
+    response = client.get(URL, {"annee": "2026"})
+    assert response.context["data"].total == 3 and response.context["data"].refreshing
+    assert "Une mise à jour est en cours" in response.content.decode()
+    client.get(URL, {"annee": "2026"})  # asked once, not at every view
+    queued = Job.objects.filter(kind="helpdesk.figures")
+    assert queued.count() == 1 and queued.get().params == {"keys": ["all|2026|-"]}
+    assert jobs.run(queued.get().pk).status == Job.Status.DONE
+    snapshot = FigureSnapshot.objects.get(key="all|2026|-")
+    assert snapshot.data["total"] == 4 and snapshot.requested_at is None and snapshot.computed_at > old
+    response = client.get(URL, {"annee": "2026"})
+    assert response.context["data"].total == 4 and not response.context["data"].refreshing
+
+
+@pytest.mark.django_db
+def test_past_years_and_every_year_keep_longer(settings):
+    settings.PREAU_HELPDESK_FIGURES_MAX_AGE_SECONDS = 600
+    today = date(2026, 11, 20)
+    assert snapshots.max_age(2026, today) == timedelta(minutes=10)
+    assert snapshots.max_age(0, today) == timedelta(hours=1)
+    assert snapshots.max_age(2025, today) == timedelta(days=1)
+
+
+@pytest.mark.django_db
+def test_scope_keys_read_what_the_users_read(cast, tickets):
+    from preau.helpdesk import access
+
+    for user in (cast.admin, cast.commune_a_staff, cast.advisor_c1):
+        key = snapshots.scope_key(user)
+        assert set(snapshots.scope_tickets(key)) == set(access.tickets_for(user)), key
+    assert snapshots.live_scopes() == {"all", snapshots.scope_key(cast.commune_a_staff),
+                                       snapshots.scope_key(cast.advisor_c1)}
+    with pytest.raises(ValueError):
+        snapshots.scope_tickets("s12")
+
+
+@pytest.mark.django_db
+def test_stored_labels_follow_the_language(cast, tickets):
+    snapshot = snapshots.refresh("all", 2026)
+    with translation.override("en"):
+        english = snapshots.from_data(2026, snapshot.data, snapshot.computed_at)
+    with translation.override("fr"):
+        french = snapshots.from_data(2026, snapshot.data, snapshot.computed_at)
+    assert {r.label for r in french.tables["party"]} == {"Agglomération (équipe numérique)", "Commune de l'école"}
+    assert {r.label for r in english.tables["party"]} != {r.label for r in french.tables["party"]}
+    assert [lab for _s, lab, _n in english.open_by_status] != [lab for _s, lab, _n in french.open_by_status]
+    computed = figures.compute(Ticket.objects.all(), 2026)
+    assert [(r.key, r.total, r.breached, r.resolve_median) for r in french.tables["category"]] == [
+        (r.key, r.total, r.breached, r.resolve_median) for r in computed.tables["category"]]
+
+
+@pytest.mark.django_db
+def test_the_command_computes_ahead_refreshes_and_drops(cast, tickets):
+    out = io.StringIO()
+    call_command("helpdesk_figures", "--json", stdout=out)
+    first = json.loads(out.getvalue())
+    years = snapshots.school_years()
+    assert years[:2] == [2026, 2025]
+    live = snapshots.live_scopes()
+    assert first["computed"] == len(live) * (len(years) + 1) and first["dropped"] == 0
+    assert FigureSnapshot.objects.filter(commune_id=0).count() == first["computed"]
+    out = io.StringIO()
+    call_command("helpdesk_figures", "--quiet", stdout=out)
+    assert out.getvalue() == ""  # everything fresh: nothing to say
+    # A commune filter read long ago, the scope of a user who no longer is one, a stale current year.
+    snapshots.refresh("all", 2026, cast.sa1.commune_id)
+    FigureSnapshot.objects.filter(commune_id=cast.sa1.commune_id).update(
+        viewed_at=timezone.now() - timedelta(days=40), computed_at=timezone.now() - timedelta(days=40))
+    snapshots.refresh("c999", 2026)
+    FigureSnapshot.objects.filter(key="all|2026|-").update(computed_at=timezone.now() - timedelta(hours=2))
+    out = io.StringIO()
+    call_command("helpdesk_figures", "--json", stdout=out)
+    again = json.loads(out.getvalue())
+    assert (again["computed"], again["dropped"]) == (1, 2)
+    assert not FigureSnapshot.objects.filter(scope="c999").exists()
+    out = io.StringIO()
+    call_command("helpdesk_figures", "--force", stdout=out)
+    assert out.getvalue().startswith(f"{first['computed']} chiffres calculés")
