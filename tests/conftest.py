@@ -33,7 +33,7 @@ SHARED_DATA = Path(os.environ.get("PREAU_SHARED_DATA",
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Cached figures and counts (dashboard, assistance figures, freshness) never leak from one test to the next."""
+    """Cached counts (dashboard, assistance counts, freshness) never leak from one test to the next."""
     from django.core.cache import cache
 
     cache.clear()
