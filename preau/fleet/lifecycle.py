@@ -5,8 +5,10 @@ TRANSITIONS is refused with a message that says what is possible instead.
 """
 
 from django.db import models
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from preau.core import lifecycle as core_lifecycle
+from preau.core.lifecycle import StateMachine
 
 
 class Status(models.TextChoices):
@@ -41,26 +43,8 @@ AVAILABLE = (S.IN_STOCK, S.REQUALIFIED)
 GONE = (S.RETIRED, S.RECYCLED, S.LOST)
 
 
-class TransitionRefused(ValueError):
-    """A change of status the lifecycle does not allow; str() is a sentence for the user, in French."""
-
-
-def allowed(current: str) -> tuple[str, ...]:
-    return TRANSITIONS.get(current, ())
-
-
-def label(status: str) -> str:
-    return str(Status(status).label) if status in Status.values else status
-
-
-def check(current: str, target: str) -> None:
-    if target not in Status.values:
-        raise TransitionRefused(_("Statut inconnu : « %(s)s ».") % {"s": target})
-    if target in allowed(current):
-        return
-    if target == current:
-        raise TransitionRefused(_("L'appareil est déjà « %(s)s ».") % {"s": label(current)})
-    possible = ", ".join(_("« %(s)s »") % {"s": label(s)} for s in allowed(current)) or _("aucun (état final)")
-    raise TransitionRefused(
-        _("Transition refusée : un appareil « %(a)s » ne peut pas passer à « %(b)s ». Possibles : %(p)s.")
-        % {"a": label(current), "b": label(target), "p": possible})
+MACHINE = StateMachine(
+    Status, TRANSITIONS, already=gettext_lazy("L'appareil est déjà « %(s)s »."),
+    refused=gettext_lazy("Transition refusée : un appareil « %(a)s » ne peut pas passer à « %(b)s ». Possibles : %(p)s."))
+TransitionRefused = core_lifecycle.TransitionRefused
+allowed, label, check = MACHINE.allowed, MACHINE.label, MACHINE.check
