@@ -24,7 +24,8 @@ smaller than the sum of the per-school bundles.
 
 SQLite in a temporary directory, always; PostgreSQL in a dedicated database, preau_bench_contents, created
 and dropped on the server of DATABASE_URL (postgres://…), else of postgres://postgres@127.0.0.1:5432/postgres
-when it answers; when no PostgreSQL answers, the check-in case is skipped with the reason.
+when it answers; when no PostgreSQL answers, the check-in case is skipped with the reason. The parent, the
+child's helpers and the JSON lines come from bench/harness.py, as for bench/fleet.py and bench/helpdesk.py.
 
     .venv/bin/python bench/contents.py [--quick] [--db sqlite|postgresql] [--only case,…] [--keep]
                                        [--workers N] [--threads N] [--concurrency N]
@@ -35,56 +36,38 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
+
+import harness  # noqa: E402
+from harness import log, stats_ms  # noqa: E402
 
 CASES = ["dashboard", "checkin", "tour_bundle"]
 # (label, nodes, cases, check-ins sent, tour schools)
 FULL = [("small", 500, ["dashboard"], 0, 0), ("full", 50_000, CASES, 50_000, 30)]
 QUICK = [("small", 200, ["dashboard"], 0, 0), ("quick", 2_000, CASES, 2_000, 6)]
 TARGETS = {"checkin_per_s": 500, "checkin_errors": 0, "dashboard_p95_ms": 200, "tour_bundle_ratio_below": 1}
-PG_NAME = "preau_bench_contents"
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432/postgres"
 
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def emit(**fields):
-    print(json.dumps({"bench": "contents", **fields}, ensure_ascii=False), flush=True)
+emit = harness.emitter("contents")
 
 
 # ============================================================================ parent: one child per (db, size)
 
 
-def _pg_admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def _pg(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_pg_admin_url(url), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql)
-
-
 def _pg_url() -> tuple[str | None, str]:
     """(URL of a PostgreSQL server that answers, or None; the reason when none)."""
     url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
+    if not url.startswith(harness.PG_SCHEMES):
         url = DEFAULT_PG
     try:
-        _pg(url, "SELECT 1")
+        harness.pg(url, "SELECT 1", connect_timeout=5)
     except Exception as e:  # psycopg missing, server down, refused…
         host = urlsplit(url).hostname, urlsplit(url).port
         return None, f"PostgreSQL unreachable at {host[0]}:{host[1]} ({type(e).__name__}: {str(e)[:200]})"
@@ -92,11 +75,9 @@ def _pg_url() -> tuple[str | None, str]:
 
 
 def parent(args) -> int:
-    sizes = QUICK if args.quick else FULL
     pg_url, why = (None, "not asked (--db sqlite)") if args.db == "sqlite" else _pg_url()
     dbs = [args.db] if args.db else ["sqlite", "postgresql"]
     only = set(args.only.split(",")) if args.only else None
-    rc = 0
     if pg_url is None and "postgresql" in dbs:
         if args.db == "postgresql":
             log(why)
@@ -104,81 +85,32 @@ def parent(args) -> int:
         dbs.remove("postgresql")
     if pg_url is None and (only is None or "checkin" in only):
         emit(case="checkin", skipped=f"needs PostgreSQL: {why}")
-    for db in dbs:
-        for label, nodes, cases, checkins, tour_schools in sizes:
-            cases = [c for c in cases if (only is None or c in only) and (c != "checkin" or db == "postgresql")]
-            if not cases:
-                continue
-            tmp = Path(tempfile.mkdtemp(prefix="preau-bench-contents-"))
-            (tmp / "static").mkdir()  # DEBUG off: WhiteNoise wants STATIC_ROOT to exist
-            env = dict(os.environ, PREAU_DATA_DIR=str(tmp), DJANGO_SETTINGS_MODULE="preau.settings", DEBUG="0",
-                       PREAU_SECRET_KEY="bench-only-" + os.urandom(16).hex(), PREAU_JOBS_INLINE="1")
-            env.pop("REDIS_URL", None)  # each gunicorn worker its own local-memory cache, as without Redis
-            if db == "sqlite":
-                env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-            else:
-                _pg(pg_url, f"DROP DATABASE IF EXISTS {PG_NAME}")
-                _pg(pg_url, f"CREATE DATABASE {PG_NAME}")
-                env["DATABASE_URL"] = urlunsplit(urlsplit(pg_url)._replace(path=f"/{PG_NAME}"))
-            cmd = [sys.executable, __file__, "--child", "--db", db, "--label", label, "--nodes", str(nodes),
-                   "--cases", ",".join(cases), "--checkins", str(checkins), "--tour-schools", str(tour_schools),
-                   "--tmp", str(tmp), "--workers", str(args.workers), "--threads", str(args.threads),
-                   "--concurrency", str(args.concurrency)] + (["--quick"] if args.quick else [])
-            log(f"== {db}, {label}: {nodes:,} NAS: {', '.join(cases)}")
-            try:
-                rc = subprocess.call(cmd, env=env) or rc
-            finally:
-                if args.keep:
-                    log(f"kept: {tmp}" + (f" and database {PG_NAME}" if db == "postgresql" else ""))
-                else:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    if db == "postgresql":
-                        _pg(pg_url, f"DROP DATABASE IF EXISTS {PG_NAME}")
-    emit(targets=TARGETS)
-    return rc
+
+    def plan(db, size):
+        label, nodes, cases, checkins, tour_schools = size
+        child_args = ["--nodes", str(nodes), "--checkins", str(checkins), "--tour-schools", str(tour_schools),
+                      "--workers", str(args.workers), "--threads", str(args.threads), "--concurrency",
+                      str(args.concurrency)] + (["--quick"] if args.quick else [])
+        return label, [c for c in cases if c != "checkin" or db == "postgresql"], child_args, f"{nodes:,} NAS"
+
+    # REDIS_URL unset: each gunicorn worker its own local-memory cache, as without Redis
+    return harness.run_children("contents", __file__, args, QUICK if args.quick else FULL, plan, targets=TARGETS,
+                                dbs=dbs, pg_url=pg_url, unset=("REDIS_URL",), pg_timeout=5)
 
 
 # ============================================================================ child: build, then measure
 
 
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    if not s:
-        return 0.0
-    k = (len(s) - 1) * p
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def stats_ms(times: list[float], p99: bool = False) -> dict:
-    out = {"p50_ms": round(percentile(times, 0.5) * 1000, 1), "p95_ms": round(percentile(times, 0.95) * 1000, 1)}
-    if p99:
-        out["p99_ms"] = round(percentile(times, 0.99) * 1000, 1)
-    out["n"] = len(times)
-    return out
-
-
-class Child:
-    def __init__(self, args, info: dict):
-        from django.db import connection
-
-        self.args = args
-        self.info = info
-        self.connection = connection
-        self.base = {"db": connection.vendor, "size": args.label, "nodes": info["nodes"]}
-
-    def emit(self, case: str, **fields):
-        emit(**self.base, case=case, **fields)
+class Child(harness.Runner):
+    bench = "contents"
+    counted = "nodes"
+    log_errors = True
 
     # ------------------------------------------------------------------ dashboard
 
     def dashboard(self):
-        from django.test import Client
         from django.test.utils import CaptureQueriesContext
         from django.urls import reverse
-
-        from preau.accounts.models import User
 
         url = reverse("contents:freshness")
 
@@ -192,8 +124,7 @@ class Child:
             return elapsed, len(ctx.captured_queries), r
 
         for who, user_id in (("admin", self.info["admin"]), ("commune", self.info["mairie"])):
-            client = Client()
-            client.force_login(User.objects.get(pk=user_id))
+            client = self.client(user_id)
             urls = [url, url + "?collection=c04", url + "?collection=c05"]
             client.get(url + "?collection=c01")  # warm-up: templates, the database's pages, the session
             # Cold: the page computed from the data (the first request after the data changed); then the same
@@ -283,59 +214,34 @@ class Child:
 
     # ------------------------------------------------------------------ tour bundle
 
-    def run(self, case: str):
-        if case == "tour_bundle":
-            from contents_tour import run_tour_bundle
+    def tour_bundle(self):
+        from contents_tour import run_tour_bundle
 
-            return self.emit("tour_bundle", **run_tour_bundle(self.info, self.args.tour_schools,
-                                                              Path(self.args.tmp), quick=self.args.quick,
-                                                              log=log))
-        return getattr(self, case)()
+        self.emit("tour_bundle", **run_tour_bundle(self.info, self.args.tour_schools, Path(self.args.tmp),
+                                                   quick=self.args.quick, log=log))
 
 
 def child(args) -> int:
-    import django
-
-    django.setup()
+    migrate_s = harness.migrate()
     from contents_data import generate
-    from django.core.management import call_command
     from django.db import connection
 
-    t = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    migrate_s = time.perf_counter() - t
     info = generate(args.nodes, log=log)
     emit(db=connection.vendor, size=args.label, phase="generate", migrate_s=round(migrate_s, 1),
          **{k: v for k, v in info.items() if k not in ("agents", "current", "admin", "mairie")})
-    runner = Child(args, info)
-    rc = 0
-    for case in args.cases.split(","):  # the order of CASES: the tour publishes collections for every school
-        try:
-            runner.run(case)
-        except Exception as e:  # one broken case must not hide the others
-            rc = 1
-            log(f"{case}: {type(e).__name__}: {e}")
-            runner.emit(case, error=f"{type(e).__name__}: {e}"[:500])
-    return rc
+    # the order of CASES: the tour publishes collections for every school
+    return Child(args, info).run(args.cases.split(","))
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="2,000 NAS, 6 tour schools (a minute or two)")
-    ap.add_argument("--db", choices=["sqlite", "postgresql"], help="only this database")
-    ap.add_argument("--only", help="comma-separated cases: " + ", ".join(CASES))
-    ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
+    ap = harness.arguments(__doc__, CASES, "2,000 NAS, 6 tour schools (a minute or two)")
     # The production configuration (docs/deployment.md): gthread workers, NAS connections kept alive.
     ap.add_argument("--workers", type=int, default=3, help="gunicorn workers of the check-in case (3)")
     ap.add_argument("--threads", type=int, default=4, help="threads per worker (4; 1: sync workers)")
     ap.add_argument("--concurrency", type=int, default=32, help="keep-alive sockets of the load generator (32)")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--label", help=argparse.SUPPRESS)
     ap.add_argument("--nodes", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--cases", help=argparse.SUPPRESS)
     ap.add_argument("--checkins", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--tour-schools", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--tmp", help=argparse.SUPPRESS)
     args = ap.parse_args()
     return child(args) if args.child else parent(args)
 

@@ -18,7 +18,8 @@ A case whose code is not there prints {"case":…,"skipped":…}. Targets are pr
 pages p95 <= 200 ms with query counts that do not grow, import >= 2,000 rows/s, intake <= 100 ms.
 
 SQLite in a temporary directory, always; PostgreSQL too when DATABASE_URL is a postgres:// URL
-(a dedicated database, preau_bench_fleet, created and dropped on that server).
+(a dedicated database, preau_bench_fleet, created and dropped on that server). The parent, the child's
+helpers and the JSON lines come from bench/harness.py.
 
     .venv/bin/python bench/fleet.py [--quick] [--db sqlite|postgresql] [--only case,…] [--keep]
 """
@@ -26,19 +27,15 @@ SQLite in a temporary directory, always; PostgreSQL too when DATABASE_URL is a p
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
+
+import harness  # noqa: E402
+from harness import log, percentile, stats_ms  # noqa: E402
 
 CASES = ["asset_list", "asset_page", "school_equipment", "csv_import", "agent_intake"]
 PAGE_CASES = ["asset_list", "asset_page", "school_equipment"]
@@ -46,138 +43,32 @@ PAGE_CASES = ["asset_list", "asset_page", "school_equipment"]
 FULL = [("small", 10_000, 3_000, PAGE_CASES, 0, 0), ("full", 1_000_000, 300_000, CASES, 100_000, 50)]
 QUICK = [("small", 2_000, 600, PAGE_CASES, 0, 0), ("quick", 20_000, 6_000, CASES, 5_000, 50)]
 TARGETS = {"page_p95_ms": 200, "import_rows_per_s": 2000, "intake_p95_ms": 100}
-PG_NAME = "preau_bench_fleet"
 
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def emit(**fields):
-    print(json.dumps({"bench": "fleet", **fields}, ensure_ascii=False), flush=True)
+emit = harness.emitter("fleet")
 
 
 # ============================================================================ parent: one child per (db, size)
 
 
-def _pg_admin_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres"))
-
-
-def _pg(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(_pg_admin_url(url), autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def parent(args) -> int:
-    sizes = QUICK if args.quick else FULL
-    url = os.environ.get("DATABASE_URL", "")
-    dbs = [args.db] if args.db else ["sqlite"] + (["postgresql"] if url.startswith(("postgres://", "postgresql://"))
-                                                    else [])
-    if "postgresql" in dbs and not url.startswith(("postgres://", "postgresql://")):
-        log("--db postgresql needs DATABASE_URL=postgres://…")
-        return 2
-    only = set(args.only.split(",")) if args.only else None
-    rc = 0
-    for db in dbs:
-        for label, assets, classes, cases, csv_rows, intakes in sizes:
-            cases = [c for c in cases if only is None or c in only]
-            if not cases:
-                continue
-            tmp = Path(tempfile.mkdtemp(prefix="preau-bench-fleet-"))
-            (tmp / "static").mkdir()  # DEBUG off: WhiteNoise wants STATIC_ROOT to exist
-            env = dict(os.environ, PREAU_DATA_DIR=str(tmp), DJANGO_SETTINGS_MODULE="preau.settings", DEBUG="0",
-                       PREAU_SECRET_KEY="bench-only-" + os.urandom(16).hex(), PREAU_JOBS_INLINE="1")
-            if db == "sqlite":
-                env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-            else:
-                _pg(url, f"DROP DATABASE IF EXISTS {PG_NAME}")
-                _pg(url, f"CREATE DATABASE {PG_NAME}")
-                env["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{PG_NAME}"))
-            cmd = [sys.executable, __file__, "--child", "--db", db, "--label", label, "--assets", str(assets),
-                   "--classes", str(classes), "--cases", ",".join(cases), "--csv-rows", str(csv_rows),
-                   "--intakes", str(intakes), "--tmp", str(tmp)] + (["--no-analyze-pass"] if args.no_analyze_pass
-                                                                     else [])
-            log(f"== {db}, {label}: {assets:,} assets, {classes:,} classes: {', '.join(cases)}")
-            try:
-                rc = subprocess.call(cmd, env=env) or rc
-            finally:
-                if args.keep:
-                    log(f"kept: {tmp}" + (f" and database {PG_NAME}" if db == "postgresql" else ""))
-                else:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    if db == "postgresql":
-                        _pg(url, f"DROP DATABASE IF EXISTS {PG_NAME}")
-    emit(targets=TARGETS)
-    return rc
+    def plan(db, size):
+        label, assets, classes, cases, csv_rows, intakes = size
+        return label, cases, ["--assets", str(assets), "--classes", str(classes), "--csv-rows", str(csv_rows),
+                              "--intakes", str(intakes)], f"{assets:,} assets, {classes:,} classes"
+
+    return harness.run_children("fleet", __file__, args, QUICK if args.quick else FULL, plan, targets=TARGETS)
 
 
 # ============================================================================ child: build, then measure
 
 
-def percentile(values: list[float], p: float) -> float:
-    s = sorted(values)
-    if not s:
-        return 0.0
-    k = (len(s) - 1) * p
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+class Child(harness.Runner):
+    bench = "fleet"
+    counted = "assets"
 
-
-def stats_ms(times: list[float]) -> dict:
-    return {"p50_ms": round(percentile(times, 0.5) * 1000, 1), "p95_ms": round(percentile(times, 0.95) * 1000, 1),
-            "n": len(times)}
-
-
-class Child:
     def __init__(self, args, info: dict):
-        from django.db import connection
-
-        self.args = args
-        self.info = info
-        self.connection = connection
-        self.base = {"db": connection.vendor, "size": args.label, "assets": info["assets"]}
+        super().__init__(args, info)
         self.intake_rounds = 0
-
-    def emit(self, case: str, **fields):
-        emit(**self.base, case=case, **fields)
-
-    def client(self, user_id: int):
-        from django.test import Client
-
-        from preau.accounts.models import User
-
-        c = Client()
-        c.force_login(User.objects.get(pk=user_id))
-        return c
-
-    def get(self, client, url: str, expect=200):
-        r = client.get(url)
-        if r.status_code != expect:
-            raise RuntimeError(f"GET {url}: HTTP {r.status_code}")
-        return r
-
-    def queries(self, client, url: str) -> int:
-        from django.test.utils import CaptureQueriesContext
-
-        with CaptureQueriesContext(self.connection) as ctx:
-            self.get(client, url)
-        return len(ctx.captured_queries)
-
-    def timed(self, client, urls: list[str], rounds: int) -> list[float]:
-        for url in urls[:3]:
-            self.get(client, url)  # warm-up: templates, caches, the database's pages
-        times = []
-        for i in range(rounds):
-            url = urls[i % len(urls)]
-            t = time.perf_counter()
-            self.get(client, url)
-            times.append(time.perf_counter() - t)
-        return times
 
     # ------------------------------------------------------------------ cases
 
@@ -302,64 +193,27 @@ class Child:
 
 
 def child(args) -> int:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    migrate_s = harness.migrate()
     from django.db import connection
-    from fleet_data import Size, generate, run_analyze
+    from fleet_data import Size, generate
 
-    t = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    migrate_s = time.perf_counter() - t
     sqlite = connection.vendor == "sqlite"
     info = generate(Size(args.assets, args.classes), log=log, analyze=not sqlite)
     emit(db=connection.vendor, size=args.label, phase="generate", migrate_s=round(migrate_s, 1),
          **{k: v for k, v in info.items() if k not in ("big_schools", "admin", "mairie")})
     runner = Child(args, info)
     cases = args.cases.split(",")
-    rc = 0
-
-    def run(names):
-        nonlocal rc
-        for case in names:
-            try:
-                getattr(runner, case)()
-            except Exception as e:  # one broken case must not hide the others
-                rc = 1
-                runner.emit(case, error=f"{type(e).__name__}: {e}"[:500])
-
-    # PostgreSQL: with statistics (autovacuum, and Préau's own ANALYZE after its imports). SQLite: first
-    # without statistics (a database filled by other means than Préau's importers, no nightly
-    # `preau analyze`), then after ANALYZE: the normal state, what Préau's imports, demo and cron leave.
-    reads = [c for c in cases if c != "csv_import"]
-    runner.base["analyzed"] = not sqlite
-    run(reads)
-    if sqlite and reads and not args.no_analyze_pass:
-        seconds = run_analyze(connection)
-        runner.base["analyzed"] = True
-        emit(db="sqlite", size=args.label, phase="analyze", seconds=seconds)
-        run(reads)
-    run([c for c in cases if c == "csv_import"])
-    return rc
+    # The reads twice on SQLite (without statistics, then after ANALYZE: Runner.passes), the import last.
+    rc = runner.passes([c for c in cases if c != "csv_import"], analyze_pass=not args.no_analyze_pass)
+    return runner.run([c for c in cases if c == "csv_import"]) or rc
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="20,000 assets / 6,000 classes (about a minute)")
-    ap.add_argument("--db", choices=["sqlite", "postgresql"], help="only this database")
-    ap.add_argument("--only", help="comma-separated cases: " + ", ".join(CASES))
-    ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
-    ap.add_argument("--no-analyze-pass", action="store_true",
-                    help="SQLite: skip the second pass after ANALYZE (shorter, for tests)")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--label", help=argparse.SUPPRESS)
+    ap = harness.arguments(__doc__, CASES, "20,000 assets / 6,000 classes (about a minute)", analyze_pass=True)
     ap.add_argument("--assets", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--classes", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--cases", help=argparse.SUPPRESS)
     ap.add_argument("--csv-rows", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--intakes", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--tmp", help=argparse.SUPPRESS)
     args = ap.parse_args()
     return child(args) if args.child else parent(args)
 

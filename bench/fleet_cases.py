@@ -10,7 +10,7 @@ import random
 import time
 
 from django.db.models import Count
-from fleet import percentile, stats_ms
+from harness import percentile, stats_ms
 
 # ---------------------------------------------------------------------------- agent intake
 

@@ -24,7 +24,8 @@ Every page case also runs on a small database: the query counts must be the same
 not asserted: pages p95 <= 200 ms with query counts that do not grow.
 
 SQLite in a temporary directory, always; PostgreSQL too when DATABASE_URL is a postgres:// URL (a dedicated
-database, preau_bench_helpdesk, created and dropped on that server).
+database, preau_bench_helpdesk, created and dropped on that server). The parent, the child's helpers and
+the JSON lines come from bench/harness.py, as for bench/fleet.py.
 
     .venv/bin/python bench/helpdesk.py [--quick] [--db sqlite|postgresql] [--only case,…] [--keep]
 """
@@ -32,21 +33,16 @@ database, preau_bench_helpdesk, created and dropped on that server).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from fleet import Child, _pg, percentile, stats_ms  # noqa: E402  (the house's helpers)
+import harness  # noqa: E402
+from harness import log, percentile, stats_ms  # noqa: E402
 
 CASES = ["queue", "mine", "school", "ticket", "figures", "export"]
 PAGE_CASES = ["queue", "mine", "school", "ticket", "figures"]
@@ -56,79 +52,32 @@ FULL = [("small", 5_000, 20_000, 3_000, 8_000, PAGE_CASES),
 QUICK = [("small", 5_000, 20_000, 1_000, 2_500, PAGE_CASES),
          ("quick", 20_000, 80_000, 3_000, 8_000, CASES)]
 TARGETS = {"page_p95_ms": 200}
-PG_NAME = "preau_bench_helpdesk"
 
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def emit(**fields):
-    print(json.dumps({"bench": "helpdesk", **fields}, ensure_ascii=False), flush=True)
+emit = harness.emitter("helpdesk")
 
 
 # ============================================================================ parent: one child per (db, size)
 
 
 def parent(args) -> int:
-    sizes = QUICK if args.quick else FULL
-    url = os.environ.get("DATABASE_URL", "")
-    is_pg = url.startswith(("postgres://", "postgresql://"))
-    dbs = [args.db] if args.db else ["sqlite"] + (["postgresql"] if is_pg else [])
-    if "postgresql" in dbs and not is_pg:
-        log("--db postgresql needs DATABASE_URL=postgres://…")
-        return 2
-    only = set(args.only.split(",")) if args.only else None
-    rc = 0
-    for db in dbs:
-        for label, tickets, comments, classes, assets, cases in sizes:
-            cases = [c for c in cases if only is None or c in only]
-            if not cases:
-                continue
-            tmp = Path(tempfile.mkdtemp(prefix="preau-bench-helpdesk-"))
-            (tmp / "static").mkdir()  # DEBUG off: WhiteNoise wants STATIC_ROOT to exist
-            env = dict(os.environ, PREAU_DATA_DIR=str(tmp), DJANGO_SETTINGS_MODULE="preau.settings", DEBUG="0",
-                       PREAU_SECRET_KEY="bench-only-" + os.urandom(16).hex(), PREAU_JOBS_INLINE="1")
-            env.pop("REDIS_URL", None)  # the dashboard counts' cache in the process's memory, not a shared server
-            if db == "sqlite":
-                env["DATABASE_URL"] = f"sqlite:///{tmp / 'bench.sqlite3'}"
-            else:
-                _pg(url, f"DROP DATABASE IF EXISTS {PG_NAME}")
-                _pg(url, f"CREATE DATABASE {PG_NAME}")
-                env["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{PG_NAME}"))
-            cmd = [sys.executable, __file__, "--child", "--db", db, "--label", label, "--tickets", str(tickets),
-                   "--comments", str(comments), "--classes", str(classes), "--assets", str(assets),
-                   "--cases", ",".join(cases)] + (["--no-analyze-pass"] if args.no_analyze_pass else [])
-            log(f"== {db}, {label}: {tickets:,} requests, {comments:,} comments: {', '.join(cases)}")
-            try:
-                rc = subprocess.call(cmd, env=env) or rc
-            finally:
-                if args.keep:
-                    log(f"kept: {tmp}" + (f" and database {PG_NAME}" if db == "postgresql" else ""))
-                else:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                    if db == "postgresql":
-                        _pg(url, f"DROP DATABASE IF EXISTS {PG_NAME}")
-    emit(targets=TARGETS)
-    return rc
+    def plan(db, size):
+        label, tickets, comments, classes, assets, cases = size
+        return label, cases, ["--tickets", str(tickets), "--comments", str(comments), "--classes", str(classes),
+                              "--assets", str(assets)], f"{tickets:,} requests, {comments:,} comments"
+
+    # REDIS_URL unset: the dashboard counts' cache in the process's memory, not a shared server
+    return harness.run_children("helpdesk", __file__, args, QUICK if args.quick else FULL, plan, targets=TARGETS,
+                                unset=("REDIS_URL",))
 
 
 # ============================================================================ child: build, then measure
 
 
-class HelpdeskChild(Child):
-    """fleet.Child's client, timing and query-count helpers, with the helpdesk's cases."""
+class HelpdeskChild(harness.Runner):
+    """The helpdesk's cases, on harness.Runner's client, timing and query-count helpers."""
 
-    def __init__(self, args, info: dict):
-        from django.db import connection
-
-        self.args = args
-        self.info = info
-        self.connection = connection
-        self.base = {"db": connection.vendor, "size": args.label, "tickets": info["tickets"]}
-
-    def emit(self, case: str, **fields):
-        emit(**self.base, case=case, **fields)
+    bench = "helpdesk"
+    counted = "tickets"
 
     def combos(self, case: str, who: str, user: int, urls: dict[str, str], rounds: int = 0, **extra):
         """Rounds over the combinations (p50/p95), then each one's queries and p50."""
@@ -270,16 +219,10 @@ class HelpdeskChild(Child):
 
 
 def child(args) -> int:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    migrate_s = harness.migrate()
     from django.db import connection
-    from helpdesk_data import HelpdeskSize, generate_helpdesk, run_analyze
+    from helpdesk_data import HelpdeskSize, generate_helpdesk
 
-    t = time.perf_counter()
-    call_command("migrate", verbosity=0, interactive=False)
-    migrate_s = time.perf_counter() - t
     sqlite = connection.vendor == "sqlite"
     info = generate_helpdesk(HelpdeskSize(args.tickets, args.comments, args.classes, args.assets), log=log,
                              analyze=not sqlite)
@@ -287,44 +230,16 @@ def child(args) -> int:
              "big_commune_schools", "rows", "timings")
     emit(db=connection.vendor, size=args.label, phase="generate", migrate_s=round(migrate_s, 1),
          **{k: info[k] for k in shown})
-    runner = HelpdeskChild(args, info)
-    cases = args.cases.split(",")
-    rc = 0
-
-    def run(names):
-        nonlocal rc
-        for case in names:
-            try:
-                getattr(runner, case)()
-            except Exception as e:  # one broken case must not hide the others
-                rc = 1
-                runner.emit(case, error=f"{type(e).__name__}: {e}"[:500])
-
     # As bench/fleet.py: PostgreSQL with statistics; SQLite first without, then after ANALYZE (the normal
     # state: Préau's imports, demo and nightly `preau analyze` leave statistics).
-    runner.base["analyzed"] = not sqlite
-    run(cases)
-    if sqlite and not args.no_analyze_pass:
-        seconds = run_analyze(connection)
-        runner.base["analyzed"] = True
-        emit(db="sqlite", size=args.label, phase="analyze", seconds=seconds)
-        run(cases)
-    return rc
+    return HelpdeskChild(args, info).passes(args.cases.split(","), analyze_pass=not args.no_analyze_pass)
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="20,000 requests / 80,000 comments (about a minute)")
-    ap.add_argument("--db", choices=["sqlite", "postgresql"], help="only this database")
-    ap.add_argument("--only", help="comma-separated cases: " + ", ".join(CASES))
-    ap.add_argument("--keep", action="store_true", help="keep the temporary databases")
-    ap.add_argument("--no-analyze-pass", action="store_true",
-                    help="SQLite: skip the second pass after ANALYZE (shorter, for tests)")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--label", help=argparse.SUPPRESS)
+    ap = harness.arguments(__doc__, CASES, "20,000 requests / 80,000 comments (about a minute)",
+                           analyze_pass=True)
     for name in ("tickets", "comments", "classes", "assets"):
         ap.add_argument(f"--{name}", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--cases", help=argparse.SUPPRESS)
     args = ap.parse_args()
     return child(args) if args.child else parent(args)
 
