@@ -183,9 +183,8 @@ PREAU_HELPDESK_ATTACHMENT_MAX_BYTES = env_int("PREAU_HELPDESK_ATTACHMENT_MAX_BYT
 PREAU_HELPDESK_ATTACHMENT_MAX_COUNT = env_int("PREAU_HELPDESK_ATTACHMENT_MAX_COUNT", 6)
 PREAU_HELPDESK_IMAGE_MAX_PX = env_int("PREAU_HELPDESK_IMAGE_MAX_PX", 1600)
 # Age in seconds past which the figures page's current school year is recomputed in the background (every
-# year together: six times that; a past year: a day), and seconds the dashboard's assistance counts are reused.
+# year together: six times that; a past year: a day).
 PREAU_HELPDESK_FIGURES_MAX_AGE_SECONDS = env_int("PREAU_HELPDESK_FIGURES_MAX_AGE_SECONDS", 600)
-PREAU_HELPDESK_STATS_CACHE_SECONDS = env_int("PREAU_HELPDESK_STATS_CACHE_SECONDS", 120)
 # A device bought longer ago than this is "too old" on a school's equipment section.
 PREAU_FLEET_OLD_YEARS = env_int("PREAU_FLEET_OLD_YEARS", 7)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

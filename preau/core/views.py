@@ -10,13 +10,14 @@ from preau.accounts.access import require_admin
 from . import jobs
 from .models import AuditEntry, Job
 from .pagination import paginate
-from .stats import collect
+from .stats import for_dashboard
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Dashboard: the counts of the user's scope, and the share of schools with fibre."""
-    counts = collect(request.user)
+    """Dashboard: the counts of the user's scope, the share of schools with fibre, the fleet by status and the
+    open help requests by status."""
+    counts = for_dashboard(request.user)
     t = counts["territory"]
     total = t["schools"] or 1
     shares = [
@@ -26,7 +27,8 @@ def home(request: HttpRequest) -> HttpResponse:
         ("unknown", t["connectivity_unknown"], _("Inconnu")),
     ]
     bar = [(cls, n, label, round(100 * n / total, 1)) for cls, n, label in shares]
-    return render(request, "core/home.html", {"t": t, "bar": bar, "fleet": _fleet_summary(counts.get("fleet"))})
+    return render(request, "core/home.html", {"t": t, "bar": bar, "fleet": _fleet_summary(counts.get("fleet")),
+                                              "helpdesk": _helpdesk_summary(request.user, counts.get("helpdesk"))})
 
 
 def _fleet_summary(f: dict | None) -> dict | None:
@@ -43,6 +45,32 @@ def _fleet_summary(f: dict | None) -> dict | None:
         "bar": [(value, n, label, round(100 * n / total, 1)) for value, n, label in statuses if n],
         "categories": [(label, f["by_category"][value]) for value, label in Category.choices
                        if f["by_category"].get(value)],
+    }
+
+
+def _helpdesk_summary(user, h: dict | None) -> dict | None:
+    """The open help requests of the user's scope by status (a bar and its table), and where to see them."""
+    if not h or not (h["open"] or h["created_30d"]):
+        return None
+    from django.urls import reverse
+
+    from preau.helpdesk import access
+    from preau.helpdesk.lifecycle import label
+    from preau.helpdesk.views_figures import can_see_figures
+
+    total = h["open"] or 1
+    statuses = [(s, n, label(s)) for s, n in h["open_by_status"].items()]
+    if access.party_q(user) is not None:
+        link = (reverse("helpdesk:queue"), _("Voir la file de demandes"))
+    elif user.role in access.SCHOOL_ROLES and user.school_id:
+        link = (reverse("helpdesk:school", args=[user.school.uai]), _("Voir les demandes de l'école"))
+    else:
+        link = (reverse("helpdesk:mine"), _("Voir mes demandes"))
+    return {
+        **h,
+        "bar": [(s, n, lab, round(100 * n / total, 1)) for s, n, lab in statuses if n],
+        "link": link,
+        "figures_url": reverse("helpdesk:figures") if can_see_figures(user) else "",
     }
 
 

@@ -13,4 +13,4 @@ class FleetConfig(AppConfig):
         from . import demo, jobs  # noqa: F401  (register the demo fleet and the import job)
         from .stats import fleet_stats
 
-        stats.register("fleet", fleet_stats)
+        stats.register("fleet", fleet_stats, dashboard=True)

@@ -11,6 +11,6 @@ class HelpdeskConfig(AppConfig):
         from preau.core import stats
 
         from . import demo, jobs  # noqa: F401  (register the demo requests and articles, the figures job)
-        from .stats import helpdesk_stats
+        from .stats import dashboard_counts, helpdesk_stats
 
-        stats.register("helpdesk", helpdesk_stats)
+        stats.register("helpdesk", helpdesk_stats, dashboard=dashboard_counts)

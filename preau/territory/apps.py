@@ -13,4 +13,4 @@ class TerritoryConfig(AppConfig):
         from . import demo, jobs  # noqa: F401  (register the demo territory and the import jobs)
         from .stats import territory_stats
 
-        stats.register("territory", territory_stats)
+        stats.register("territory", territory_stats, dashboard=True)
