@@ -1,6 +1,6 @@
 """Attachments of help requests: photos and PDFs, checked by their CONTENT (never by their name).
 
-- Images are opened with Pillow (JPEG, PNG, WebP; HEIC when pillow-heif is installed), turned upright
+- Images are opened with Pillow (JPEG, PNG, WebP; HEIC through pillow-heif), turned upright
   (EXIF orientation), re-encoded without their metadata (EXIF, GPS) and resized to PREAU_HELPDESK_IMAGE_MAX_PX
   (1600 px) at most: what is stored is always an image we wrote ourselves.
 - PDFs must start with the %PDF- header, end with %%EOF and hold objects; a PDF with JavaScript or a
@@ -27,20 +27,15 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from .models import Attachment
 
-try:  # HEIC photos of phones, when the optional package is installed
-    from pillow_heif import register_heif_opener  # type: ignore[import-not-found]
-
-    register_heif_opener()
-    HEIC = True
-except ImportError:  # pragma: no cover - depends on the installation
-    HEIC = False
+register_heif_opener()  # HEIC photos of phones (pillow-heif)
 
 MAX_PER_TICKET = 30
 MAX_PIXELS = 60_000_000  # a "photo" beyond this is a decompression bomb, not a photo
-IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "MPO"} | ({"HEIF"} if HEIC else set())
+IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "MPO", "HEIF"}
 PDF_FORBIDDEN = (b"/JavaScript", b"/JS", b"/Launch", b"/EmbeddedFile")
 
 
@@ -99,7 +94,7 @@ def _image(name: str, data: bytes) -> Prepared:
             fmt = probe.format
             if fmt not in IMAGE_FORMATS:
                 raise AttachmentRefused(_("« %(f)s » : format d'image non accepté (%(t)s). Envoyez une photo JPEG, "
-                                          "PNG ou WebP.") % {"f": name, "t": fmt})
+                                          "PNG, WebP ou HEIC.") % {"f": name, "t": fmt})
             if probe.width * probe.height > MAX_PIXELS:
                 raise AttachmentRefused(_("« %(f)s » : image trop grande (%(w)s × %(h)s pixels).")
                                         % {"f": name, "w": probe.width, "h": probe.height})
@@ -156,7 +151,7 @@ def check_one(uploaded) -> Prepared:
         with Image.open(io.BytesIO(data)):
             pass
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise AttachmentRefused(_("« %(f)s » n'est ni une photo (JPEG, PNG, WebP) ni un PDF : fichier refusé, "
+        raise AttachmentRefused(_("« %(f)s » n'est ni une photo (JPEG, PNG, WebP, HEIC) ni un PDF : fichier refusé, "
                                   "quel que soit son nom.") % {"f": name}) from None
     return _image(name, data)
 

@@ -137,4 +137,20 @@ def test_files_removed_when_the_transaction_fails(cast, data_dir):
 def test_path_of_refuses_forged_names():
     for name in ("../../etc/passwd", "x.jpg", "0" * 32 + ".exe"):
         with pytest.raises(ValueError):
-            attachments.path_of(name)
+            attachments.path_of(name)@pytest.mark.django_db
+def test_heic_photo_of_a_phone_is_stored_as_jpeg_without_its_metadata(cast, login, data_dir):
+    image, out = Image.new("RGB", (3024, 4032), (30, 120, 200)), io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    image.save(out, "HEIF", exif=exif.tobytes())
+    assert out.getvalue()[4:12] == b"ftypheic"
+    response = post_new(login(cast.teacher_sa1), upload("IMG_0042.HEIC", out.getvalue(), "image/heic"))
+    assert response.status_code == 302, response.content.decode()[:1500]
+    photo = Ticket.objects.get().attachments.get()
+    assert (photo.original_name, photo.content_type, photo.width, photo.height) == (
+        "IMG_0042.HEIC", "image/jpeg", 1200, 1600)
+    with Image.open(attachments.path_of(photo.stored_name)) as stored:
+        assert stored.format == "JPEG" and not stored.getexif()
+
+
+
