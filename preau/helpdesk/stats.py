@@ -10,16 +10,8 @@ from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
 from . import access, lifecycle
+from .figures import median
 from .models import Ticket
-
-
-def median(queryset, field: str):
-    """The (lower) median of a non-null column, in two bounded queries: a count and one row by offset."""
-    values = queryset.filter(**{f"{field}__isnull": False})
-    n = values.count()
-    if not n:
-        return None
-    return values.order_by(field).values_list(field, flat=True)[(n - 1) // 2]
 
 
 def dashboard_counts(user) -> dict:
