@@ -10,8 +10,6 @@ server folder or an uploaded archive) is a background job: 202 with the job's id
 Lists are paginated (limit/offset, 100 by default, at most 1000) and run a fixed number of SQL queries.
 """
 
-from contextlib import contextmanager
-
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, OuterRef, Prefetch, Subquery
@@ -33,11 +31,10 @@ from preau.contents import jobs as contents_jobs
 from preau.contents.forms import resolve_import_dir
 from preau.contents.models import Collection, NasNode, Release, Subscription, Tour, TourStop
 from preau.contents.views import current_versions, describe_node
-from preau.core import jobs
+from preau.core import api, jobs
+from preau.core.api import FORBIDDEN, INVALID, NOT_FOUND, ApiPagination, Refused, fake_view
 from preau.core.models import Job
-from preau.fleet.api.views import FORBIDDEN, INVALID, NOT_FOUND, Refused
-from preau.territory.api.serializers import drf_validation_error
-from preau.territory.api.views import UAI_REGEX, ApiPagination, fake_view
+from preau.territory.api.views import UAI_REGEX
 from preau.territory.codes import normalize_uai
 
 from .filters import NodeFilter, ReleaseFilter, SubscriptionFilter, TourFilter
@@ -63,15 +60,9 @@ from .serializers import (
 )
 
 
-@contextmanager
 def refusals():
-    """The services' refusals as API answers (400), never half-written (services are atomic)."""
-    try:
-        yield
-    except services.ContentsError as exc:
-        raise Refused(str(exc)) from exc
-    except DjangoValidationError as exc:
-        raise drf_validation_error(exc) from exc
+    """The services' refusals as API answers (400): see api.refusals."""
+    return api.refusals(services.ContentsError)
 
 
 SLUG_PARAM = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH,

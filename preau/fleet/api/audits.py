@@ -12,12 +12,10 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from preau.accounts import access as territory_access
+from preau.core.api import FORBIDDEN, NOT_FOUND, ApiPagination, Refused, fake_view
 from preau.fleet import room_audit
 from preau.fleet.models import RoomAudit
 from preau.fleet.views_audit import audits_for, can_audit
-from preau.territory.api.views import ApiPagination, fake_view
-
-from .views import FORBIDDEN, NOT_FOUND, Refused
 
 DENIED = "Inventaires de salle : réservés à l'équipe du parc et au directeur de l'école."
 

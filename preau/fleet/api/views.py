@@ -13,20 +13,19 @@ Lists are paginated (limit/offset, 100 by default, at most 1000), filtered and r
 number of SQL queries whatever their size.
 """
 
-from contextlib import contextmanager
-
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Prefetch, Q, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from preau.accounts import access as territory_access
+from preau.core import api
+from preau.core.api import FORBIDDEN, INVALID, NOT_FOUND, ApiPagination, ScopedLookupMixin, fake_view
 from preau.fleet import access, services
 from preau.fleet.lifecycle import TransitionRefused
 from preau.fleet.models import (
@@ -38,8 +37,6 @@ from preau.fleet.models import (
     RequalificationBatch,
     Slot,
 )
-from preau.territory.api.serializers import drf_validation_error
-from preau.territory.api.views import ApiPagination, ScopedLookupMixin, fake_view
 
 from .filters import AssetFilter, BatchFilter, DeviceModelFilter, SlotFilter
 from .serializers import (
@@ -67,32 +64,15 @@ from .serializers import (
 )
 
 
-class Refused(APIException):
-    """A refusal of the lifecycle or of a service: 400 {"detail": "<French sentence>"}."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "refused"
-
-
-@contextmanager
 def refusals():
-    """Turn the services' refusals into API answers (400), never half-written (services are atomic)."""
-    try:
-        yield
-    except (TransitionRefused, services.FleetError) as exc:
-        raise Refused(str(exc)) from exc
-    except DjangoValidationError as exc:
-        raise drf_validation_error(exc) from exc
+    """The lifecycle's and the services' refusals as API answers (400): see api.refusals."""
+    return api.refusals(TransitionRefused, services.FleetError)
 
 
 TAG_PARAM = OpenApiParameter("tag", OpenApiTypes.STR, OpenApiParameter.PATH,
                              description="Numéro d'inventaire de l'appareil, ex. SEM-00001.")
 REFERENCE_PARAM = OpenApiParameter("reference", OpenApiTypes.STR, OpenApiParameter.PATH,
                                    description="Référence du lot, ex. LOT-2026-001.")
-NOT_FOUND = OpenApiResponse(description="Inexistant ou hors du périmètre de l'utilisateur.")
-FORBIDDEN = OpenApiResponse(description="Visible, mais l'utilisateur n'a pas le droit d'agir.")
-INVALID = OpenApiResponse(description="Données invalides ({champ: [erreurs]}) ou action refusée "
-                                      "({\"detail\": \"phrase\"}), rien n'est modifié.")
 
 ASSET_SCOPE = (
     " Périmètre : tout le parc pour l'équipe numérique, les techniciens et le comité ; les appareils des "

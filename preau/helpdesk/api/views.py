@@ -11,27 +11,26 @@ answers 400 {"detail": "<French sentence>"} and nothing is written.
 Lists are paginated (limit/offset, 100 by default, at most 1000) and run a fixed number of SQL queries.
 """
 
-from contextlib import contextmanager
-
 import django_filters
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from preau.accounts import access as territory_access
+from preau.core import api
+from preau.core.api import FORBIDDEN, INVALID, NOT_FOUND, ApiPagination, Refused, ScopedLookupMixin, fake_view
 from preau.fleet import access as fleet_access
 from preau.fleet.models import Site
 from preau.helpdesk import access, kb, services
 from preau.helpdesk.lifecycle import Status
 from preau.helpdesk.models import Article, Category, Party, Priority, Ticket
-from preau.territory.api.views import ApiPagination, ScopedLookupMixin, fake_view
 from preau.territory.codes import normalize_uai
 from preau.territory.models import Circonscription, Commune
 
@@ -52,27 +51,13 @@ from .serializers import (
 )
 
 
-class Refused(APIException):
-    """A refusal of the lifecycle or of a service: 400 {"detail": "<French sentence>"}."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "refused"
-
-
-@contextmanager
 def refusals():
-    try:
-        yield
-    except services.HelpdeskError as exc:
-        raise Refused(str(exc)) from exc
+    """The services' refusals as API answers (400): see api.refusals."""
+    return api.refusals(services.HelpdeskError)
 
 
 ID_PARAM = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Numéro de la demande.")
 SLUG_PARAM = OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH, description="Code.")
-NOT_FOUND = OpenApiResponse(description="Inexistant ou hors du périmètre de l'utilisateur.")
-FORBIDDEN = OpenApiResponse(description="Visible, mais l'utilisateur n'a pas le droit d'agir.")
-INVALID = OpenApiResponse(description="Données invalides ({champ: [erreurs]}) ou action refusée "
-                                      "({\"detail\": \"phrase\"}), rien n'est modifié.")
 SCOPE = (" Périmètre : toutes les demandes pour l'agglomération et les comités ; celles des écoles de ses communes "
          "(ou de ses circonscriptions) et celles confiées à sa commune (sa circonscription) pour un agent communal "
          "(un conseiller) ; celles de son école pour un directeur ou un enseignant ; celles confiées à son atelier "

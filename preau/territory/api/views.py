@@ -14,17 +14,23 @@ the filter sets shared with the web lists and run a fixed number of SQL queries
 whatever their size.
 """
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from preau.accounts import access
+from preau.core.api import (
+    FORBIDDEN_TO_CHANGE,
+    INVALID_FIELDS,
+    NOT_FOUND,
+    ApiPagination,
+    ScopedLookupMixin,
+    fake_view,
+    refusals,
+)
 from preau.territory import services
 from preau.territory.codes import normalize_insee, normalize_uai
 from preau.territory.models import Commune, Connectivity, School, SchoolClass, current_school_year
@@ -36,16 +42,10 @@ from .serializers import (
     ConnectivitySerializer,
     SchoolClassSerializer,
     SchoolSerializer,
-    drf_validation_error,
 )
 
 UAI_REGEX = r"[0-9]{7}[A-Za-z]"
 INSEE_REGEX = r"[0-9][0-9ABab][0-9]{3}"
-
-
-class ApiPagination(LimitOffsetPagination):
-    default_limit = 100
-    max_limit = 1000
 
 
 def connectivity_of(school: School) -> Connectivity:
@@ -56,30 +56,10 @@ def connectivity_of(school: School) -> Connectivity:
         return Connectivity(school=school)
 
 
-def fake_view(view) -> bool:
-    """True while drf-spectacular inspects the view to build the schema (no real user)."""
-    return getattr(view, "swagger_fake_view", False)
-
-
-class ScopedLookupMixin:
-    """get_object from the scoped queryset (never from the filtered list): out of scope → 404."""
-
-    lookup_normalize = staticmethod(lambda value: value)
-
-    def get_object(self):
-        value = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
-        obj = get_object_or_404(self.get_queryset(), **{self.lookup_field: self.lookup_normalize(value)})
-        self.check_object_permissions(self.request, obj)
-        return obj
-
-
 UAI_PARAM = OpenApiParameter("uai", OpenApiTypes.STR, OpenApiParameter.PATH,
                              description="UAI de l'école (7 chiffres et la lettre de contrôle), ex. 0429901J.")
 INSEE_PARAM = OpenApiParameter("insee", OpenApiTypes.STR, OpenApiParameter.PATH,
                                description="Code INSEE de la commune, ex. 42218.")
-NOT_FOUND = OpenApiResponse(description="Inexistant ou hors du périmètre de l'utilisateur.")
-FORBIDDEN = OpenApiResponse(description="Visible, mais l'utilisateur n'a pas le droit de le modifier.")
-INVALID = OpenApiResponse(description="Données invalides : un objet {champ: [erreurs]}.")
 
 SCOPE_NOTE = (
     " Périmètre : toute l'agglomération pour l'équipe numérique, les techniciens et le comité ; "
@@ -168,7 +148,7 @@ class SchoolViewSet(ScopedLookupMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         methods=["PATCH"], summary="Modifier la connectivité d'une école", description=CONNECTIVITY_PATCH_DESCRIPTION,
         parameters=[UAI_PARAM], request=ConnectivitySerializer,
-        responses={200: ConnectivitySerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: ConnectivitySerializer, 400: INVALID_FIELDS, 403: FORBIDDEN_TO_CHANGE, 404: NOT_FOUND},
     )
     @action(detail=True, methods=["get", "patch"], url_path="connectivity",
             serializer_class=ConnectivitySerializer, filterset_class=None, pagination_class=None)
@@ -185,10 +165,8 @@ def patch_connectivity(request, uai: str) -> Response:
     access.require_edit_school(request.user, school)
     serializer = ConnectivitySerializer(connectivity_of(school), data=request.data, partial=True)
     serializer.is_valid(raise_exception=True)
-    try:
+    with refusals():
         conn = services.do_update_connectivity(request.user, school, **serializer.validated_data)
-    except DjangoValidationError as error:
-        raise drf_validation_error(error) from error
     return Response(ConnectivitySerializer(conn).data)
 
 
@@ -207,7 +185,7 @@ def patch_connectivity(request, uai: str) -> Response:
     partial_update=extend_schema(
         summary="Modifier la connectivité d'une école", description=CONNECTIVITY_PATCH_DESCRIPTION,
         parameters=[UAI_PARAM], request=ConnectivitySerializer,
-        responses={200: ConnectivitySerializer, 400: INVALID, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: ConnectivitySerializer, 400: INVALID_FIELDS, 403: FORBIDDEN_TO_CHANGE, 404: NOT_FOUND},
     ),
 )
 class ConnectivityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -247,13 +225,13 @@ class ConnectivityViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         summary="Créer une classe",
         description="Crée une classe dans une école (par son UAI) ; inscrite au journal. Réservé à l'équipe "
                     "numérique (403 sinon). Le nom doit être unique dans l'école pour l'année (400 sinon).",
-        responses={201: SchoolClassSerializer, 400: INVALID, 403: FORBIDDEN},
+        responses={201: SchoolClassSerializer, 400: INVALID_FIELDS, 403: FORBIDDEN_TO_CHANGE},
     ),
     destroy=extend_schema(
         summary="Supprimer une classe",
         description="Supprime une classe ; inscrit au journal. Réservé à l'équipe numérique : 403 pour les autres "
                     "utilisateurs qui voient la classe, 404 si elle est hors de leur périmètre.",
-        responses={204: None, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={204: None, 403: FORBIDDEN_TO_CHANGE, 404: NOT_FOUND},
     ),
 )
 class SchoolClassViewSet(ScopedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
@@ -281,10 +259,8 @@ class SchoolClassViewSet(ScopedLookupMixin, mixins.ListModelMixin, mixins.Retrie
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         school = data.pop("school")
-        try:
+        with refusals():
             serializer.instance = services.do_create_class(self.request.user, school, **data)
-        except DjangoValidationError as error:
-            raise drf_validation_error(error) from error
 
     def destroy(self, request, *args, **kwargs):
         klass = self.get_object()
