@@ -10,10 +10,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
-
-from preau.territory.api.serializers import drf_validation_error
 
 
 class ApiPagination(LimitOffsetPagination):
@@ -43,6 +41,14 @@ class Refused(APIException):
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "refused"
+
+
+def drf_validation_error(error: DjangoValidationError) -> ValidationError:
+    """A model ValidationError (from full_clean in a service) as a DRF 400 with field errors."""
+    if hasattr(error, "error_dict"):
+        detail = {("non_field_errors" if key == "__all__" else key): value for key, value in error.message_dict.items()}
+        return ValidationError(detail)
+    return ValidationError({"non_field_errors": error.messages})
 
 
 @contextmanager

@@ -1,6 +1,5 @@
 """Serializers of the territory API. Read serializers expect the annotated querysets of views.py."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -15,14 +14,6 @@ from preau.territory.models import (
     School,
     SchoolClass,
 )
-
-
-def drf_validation_error(error: DjangoValidationError) -> ValidationError:
-    """A model ValidationError (from full_clean in a service) as a DRF 400 with field errors."""
-    if hasattr(error, "error_dict"):
-        detail = {("non_field_errors" if key == "__all__" else key): value for key, value in error.message_dict.items()}
-        return ValidationError(detail)
-    return ValidationError({"non_field_errors": error.messages})
 
 
 class EpciRefSerializer(serializers.ModelSerializer):
