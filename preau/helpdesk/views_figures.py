@@ -56,19 +56,39 @@ def _export(fmt: str, name: str, data: figures.Figures):
     return export_response(fmt, f"assistance-{name}{suffix}", headers, rows)
 
 
-@login_required
-def figures_page(request: HttpRequest) -> HttpResponse:
-    user = request.user
+def refuse_unless_allowed(user) -> None:
     if not can_see_figures(user):
         raise PermissionDenied(_("Les chiffres de l'assistance sont réservés à l'agglomération, aux comités, "
                                  "aux communes et aux conseillers."))
+
+
+def filters(user, params, strict: bool = False) -> tuple[list[int], int | None, object]:
+    """(school years offered, the chosen one or None for every year, the commune or None) from `annee` and
+    `commune` (INSEE; out of the user's scope: 404). An unknown year means the current one, or, with
+    `strict` (the API), a ValueError naming the years offered."""
     years = snapshots.school_years()
-    wanted = request.GET.get("annee", "")
-    year = None if wanted == "tout" else int(wanted) if wanted.isdigit() and int(wanted) in years else years[0]
-    communes = list(territory_access.communes_for(user).order_by("name").values_list("insee", "name"))
+    wanted = params.get("annee", "")
+    if wanted == "tout":
+        year = None
+    elif wanted.isdigit() and int(wanted) in years:
+        year = int(wanted)
+    elif strict and wanted:
+        raise ValueError(_("Année scolaire « %(a)s » inconnue : « tout » ou l'une de %(y)s.")
+                         % {"a": wanted, "y": ", ".join(str(y) for y in years)})
+    else:
+        year = years[0]
     commune = None
-    if request.GET.get("commune"):
-        commune = get_object_or_404(territory_access.communes_for(user), insee=request.GET["commune"])
+    if params.get("commune"):
+        commune = get_object_or_404(territory_access.communes_for(user), insee=params["commune"])
+    return years, year, commune
+
+
+@login_required
+def figures_page(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    refuse_unless_allowed(user)
+    years, year, commune = filters(user, request.GET)
+    communes = list(territory_access.communes_for(user).order_by("name").values_list("insee", "name"))
     data = snapshots.for_page(user, year, commune)
     fmt = request.GET.get("format", "")
     if fmt in ("csv", "xlsx"):

@@ -276,3 +276,39 @@ def test_the_command_computes_ahead_refreshes_and_drops(cast, tickets):
     out = io.StringIO()
     call_command("helpdesk_figures", "--force", stdout=out)
     assert out.getvalue().startswith(f"{first['computed']} chiffres calculés")
+
+
+@pytest.mark.django_db
+def test_figures_api_same_figures_scopes_and_filters(cast, tickets):
+    from rest_framework.test import APIClient
+
+    def get(user, **params):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client.get("/api/v1/ticket-figures/", params)
+
+    response = get(cast.technician, annee="2026")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["year"], body["commune"], body["total"], body["breached"], body["breach_rate"]) == (
+        2026, None, 3, 1, 33.3)
+    assert (body["take_median"], body["resolve_median"], body["satisfaction_avg"]) == (0.5, 2.0, 3.5)
+    assert body["years"][:2] == [2026, 2025] and body["computed_at"] and body["refreshing"] is False
+    assert [s["count"] for s in body["satisfaction"]] == [0, 1, 0, 0, 1]
+    assert {s["key"]: s["count"] for s in body["open_by_status"]}["new"] == 1
+    projector = next(r for r in body["by_category"] if r["label"].startswith("Le vidéoprojecteur"))
+    assert (projector["total"], projector["breached"], projector["resolve_median"]) == (2, 1, 2.0)
+    assert {r["key"] for r in body["by_party"]} == {"agglomeration", "commune"}
+    assert get(cast.committee, annee="tout").json()["total"] == 4
+    assert get(cast.admin, annee="2026", commune="42207").json()["total"] == 1
+    # The same scopes as the page: a commune's staff sees its communes; other communes are 404.
+    assert get(cast.commune_a_staff, annee="2026").json()["total"] == 2
+    assert get(cast.commune_a_staff, commune="42207").status_code == 404
+    assert get(cast.advisor_c1, annee="2026").json()["total"] == 2
+    # Refused: schools, workshops, anonymous; an unknown year is a 400 naming the years offered.
+    for user in (cast.teacher_sa1, cast.director_sa1, cast.workshop):
+        assert get(user).status_code == 403
+    assert get(None).status_code in (401, 403)
+    bad = get(cast.technician, annee="1999")
+    assert bad.status_code == 400 and "2026" in bad.json()["annee"][0]

@@ -156,3 +156,42 @@ class ArticleSerializer(serializers.ModelSerializer):
 
 class VoteSerializer(serializers.Serializer):
     useful = serializers.BooleanField(help_text=_("true : l'article a aidé ; false : il n'a pas aidé."))
+
+
+class FigureRowSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        help_text=_("Identifiant de la catégorie, code du responsable ou identifiant de la commune."))
+    label = serializers.CharField()
+    total = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    breached = serializers.IntegerField()
+    breach_rate = serializers.FloatField(allow_null=True, help_text=_("Part des demandes au délai dépassé (%)."))
+    take_median = serializers.FloatField(allow_null=True, help_text=_("Prise en charge médiane (heures ouvrées)."))
+    resolve_median = serializers.FloatField(allow_null=True, help_text=_("Résolution médiane (heures ouvrées)."))
+
+
+class FigureCountSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class FiguresSerializer(serializers.Serializer):
+    year = serializers.IntegerField(allow_null=True, help_text=_("Année scolaire (2026 : 2026-2027) ; null : toutes."))
+    commune = serializers.CharField(allow_null=True, help_text=_("Code INSEE du filtre commune, ou null."))
+    years = serializers.ListField(child=serializers.IntegerField(), help_text=_("Années scolaires disponibles."))
+    computed_at = serializers.DateTimeField(help_text=_("Quand ces chiffres ont été calculés."))
+    refreshing = serializers.BooleanField(help_text=_("Une mise à jour est en cours."))
+    total = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    breached = serializers.IntegerField()
+    breach_rate = serializers.FloatField(allow_null=True)
+    take_median = serializers.FloatField(allow_null=True)
+    resolve_median = serializers.FloatField(allow_null=True)
+    satisfaction_avg = serializers.FloatField(allow_null=True)
+    rated = serializers.IntegerField()
+    satisfaction = FigureCountSerializer(many=True, help_text=_("Notes de 1 à 5 et leur nombre."))
+    open_by_status = FigureCountSerializer(many=True, help_text=_("Demandes ouvertes aujourd'hui, par statut."))
+    by_category = FigureRowSerializer(many=True)
+    by_party = FigureRowSerializer(many=True)
+    by_commune = FigureRowSerializer(many=True)

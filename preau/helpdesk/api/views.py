@@ -1,5 +1,5 @@
-"""API viewsets of the assistance under /api/v1/: help requests (tickets), their categories, and the
-knowledge-base articles.
+"""API viewsets of the assistance under /api/v1/: help requests (tickets), their categories, the
+knowledge-base articles, and the figures (ticket-figures: the figures page as JSON).
 
 Scope: the same as the web pages (preau.helpdesk.access and preau.helpdesk.kb): a request or an article
 out of the user's scope answers 404; in scope without the right to act answers 403 (filing for another
@@ -40,6 +40,7 @@ from .serializers import (
     CategorySerializer,
     CommentCreateSerializer,
     CommentSerializer,
+    FiguresSerializer,
     RateSerializer,
     ReassignSerializer,
     StatusSerializer,
@@ -359,7 +360,54 @@ class ArticleViewSet(ScopedLookupMixin, viewsets.ReadOnlyModelViewSet):
                                           .get(pk=article.pk)).data)
 
 
+FIGURES_PARAMS = [
+    OpenApiParameter("annee", OpenApiTypes.STR, description="Année scolaire (2026 pour 2026-2027) ou « tout » ; "
+                                                           "défaut : l'année en cours."),
+    OpenApiParameter("commune", OpenApiTypes.STR, description="Code INSEE d'une commune du périmètre."),
+]
+
+
+class FiguresViewSet(viewsets.ViewSet):
+    """The figures page as JSON: the same stored figures (snapshots.py), scopes and filters."""
+
+    @extend_schema(summary="Chiffres de l'assistance",
+                   description="Délais médians en heures ouvrées (prise en charge, résolution), taux de dépassement "
+                               "par catégorie, responsable et commune, satisfaction, demandes ouvertes par statut ; "
+                               "par année scolaire et commune. Les chiffres sont calculés à l'avance (computed_at). "
+                               "Agglomération et comités : tout le territoire ; communes et conseillers : leur "
+                               "périmètre ; écoles et ateliers : 403. Commune hors périmètre : 404 ; année "
+                               "inconnue : 400.",
+                   parameters=FIGURES_PARAMS, responses={200: FiguresSerializer, 400: INVALID, 403: FORBIDDEN,
+                                                         404: NOT_FOUND})
+    def list(self, request):
+        from preau.helpdesk import snapshots, views_figures
+
+        views_figures.refuse_unless_allowed(request.user)
+        try:
+            years, year, commune = views_figures.filters(request.user, request.query_params, strict=True)
+        except ValueError as exc:
+            raise ValidationError({"annee": [str(exc)]}) from exc
+        data = snapshots.for_page(request.user, year, commune)
+
+        def rows(name):
+            return [{"key": str(r.key), "label": r.label, "total": r.total, "resolved": r.resolved,
+                     "breached": r.breached, "breach_rate": r.breach_rate, "take_median": r.take_median,
+                     "resolve_median": r.resolve_median} for r in data.tables.get(name, [])]
+
+        return Response(FiguresSerializer({
+            "year": year, "commune": commune.insee if commune else None, "years": years,
+            "computed_at": data.computed_at, "refreshing": data.refreshing, "total": data.total,
+            "resolved": data.resolved, "breached": data.breached, "breach_rate": data.breach_rate,
+            "take_median": data.take_median, "resolve_median": data.resolve_median,
+            "satisfaction_avg": data.satisfaction_avg, "rated": data.rated,
+            "satisfaction": [{"key": str(m), "label": str(m), "count": n} for m, n in data.satisfaction],
+            "open_by_status": [{"key": s, "label": lab, "count": n} for s, lab, n in data.open_by_status],
+            "by_category": rows("category"), "by_party": rows("party"), "by_commune": rows("commune"),
+        }).data)
+
+
 def register(router) -> None:
     router.register("tickets", TicketViewSet, basename="ticket")
+    router.register("ticket-figures", FiguresViewSet, basename="ticketfigures")
     router.register("ticket-categories", CategoryViewSet, basename="ticketcategory")
     router.register("articles", ArticleViewSet, basename="article")
