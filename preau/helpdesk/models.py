@@ -371,7 +371,7 @@ class FigureSnapshot(models.Model):
     `viewed_at`: last read (at most once a day), so snapshots nobody reads any more are dropped."""
 
     key = models.CharField(_("clé"), max_length=255, unique=True)
-    scope = models.CharField(_("périmètre"), max_length=200)
+    scope = models.TextField(_("périmètre"))  # "c1,2,…": as long as the user's list of communes
     year = models.PositiveIntegerField(_("année scolaire"), default=0)
     commune_id = models.PositiveIntegerField(_("commune"), default=0)
     data = models.JSONField(_("chiffres"))

@@ -20,6 +20,7 @@ holds the figures as JSON (language-neutral: labels are resolved when read).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import datetime, timedelta
 
@@ -97,6 +98,9 @@ def live_scopes() -> set[str]:
 
 
 def key_of(scope: str, year: int, commune_id: int) -> str:
+    """The snapshot's unique key; a long scope (a user with many communes) is named by its digest."""
+    if len(scope) > 120:
+        scope = f"{scope[0]}#{hashlib.sha256(scope.encode()).hexdigest()[:40]}"
     return f"{scope}|{year or 'tout'}|{commune_id or '-'}"
 
 

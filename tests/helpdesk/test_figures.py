@@ -312,3 +312,12 @@ def test_figures_api_same_figures_scopes_and_filters(cast, tickets):
     assert get(None).status_code in (401, 403)
     bad = get(cast.technician, annee="1999")
     assert bad.status_code == 400 and "2026" in bad.json()["annee"][0]
+
+
+@pytest.mark.django_db
+def test_a_scope_of_many_communes_has_a_short_key(cast, tickets):
+    scope = "c" + ",".join(str(n) for n in range(1, 400))
+    snapshot = snapshots.refresh(scope, 2026)
+    assert len(snapshot.key) < 80 and snapshot.scope == scope
+    assert snapshots.key_of(scope, 2026, 0) == snapshot.key != snapshots.key_of(scope + ",401", 2026, 0)
+    assert snapshots.refresh(scope, 2026).pk == snapshot.pk

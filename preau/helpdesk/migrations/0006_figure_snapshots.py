@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('key', models.CharField(max_length=255, unique=True, verbose_name='clé')),
-                ('scope', models.CharField(max_length=200, verbose_name='périmètre')),
+                ('scope', models.TextField(verbose_name='périmètre')),
                 ('year', models.PositiveIntegerField(default=0, verbose_name='année scolaire')),
                 ('commune_id', models.PositiveIntegerField(default=0, verbose_name='commune')),
                 ('data', models.JSONField(verbose_name='chiffres')),
