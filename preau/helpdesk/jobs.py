@@ -5,12 +5,10 @@ from preau.core.jobs import job_kind
 
 @job_kind("helpdesk.figures")
 def run_refresh_figures(params: dict, progress, user) -> dict:
-    """Refresh the snapshots named by `keys` (a page read them stale), or all of them (`"all": true`)."""
+    """Refresh the snapshots named by `keys` (a page read them stale)."""
     from . import snapshots
     from .models import FigureSnapshot
 
-    if params.get("all"):
-        return snapshots.refresh_all(progress=progress)
     wanted = list(FigureSnapshot.objects.filter(key__in=params.get("keys", [])))
     for i, snapshot in enumerate(wanted):
         progress(i, len(wanted), snapshot.key)

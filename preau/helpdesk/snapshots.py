@@ -54,19 +54,20 @@ def max_age(year: int, today=None) -> timedelta:
     return timedelta(days=1)
 
 
+def _scope(prefix: str, ids) -> str:
+    return prefix + ",".join(str(pk) for pk in sorted(ids))
+
+
 def scope_key(user) -> str:
-    """What access.tickets_for(user) depends on: users with the same key see the same requests."""
+    """The figures scope of a user who may read them (views_figures.can_see_figures): users with the same key
+    see the same requests in access.tickets_for."""
     if user.sees_whole_territory:
         return "all"
     if user.role == Role.COMMUNE:
-        return "c" + ",".join(str(pk) for pk in sorted(user.communes.values_list("pk", flat=True)))
+        return _scope("c", user.communes.values_list("pk", flat=True))
     if user.role == Role.ADVISOR:
-        return "a" + ",".join(str(pk) for pk in sorted(user.circonscriptions.values_list("pk", flat=True)))
-    if user.role in (Role.DIRECTOR, Role.TEACHER):
-        return f"s{user.school_id or '-'}"
-    if user.role == Role.WORKSHOP:
-        return "w" + ",".join(str(pk) for pk in sorted(user.sites.values_list("pk", flat=True)))
-    return f"u{user.pk}"
+        return _scope("a", user.circonscriptions.values_list("pk", flat=True))
+    raise ValueError(f"pas de chiffres pour le rôle {user.role!r}")
 
 
 def scope_tickets(scope: str):
@@ -93,7 +94,7 @@ def live_scopes() -> set[str]:
             role=role, is_active=True).values_list("pk", flat=True)}
         for user_id, pk in through.objects.filter(user_id__in=list(members)).values_list("user_id", column):
             members[user_id].append(pk)
-        scopes |= {prefix + ",".join(str(pk) for pk in sorted(ids)) for ids in members.values()}
+        scopes |= {_scope(prefix, ids) for ids in members.values()}
     return scopes
 
 

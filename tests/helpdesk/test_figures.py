@@ -232,6 +232,8 @@ def test_scope_keys_read_what_the_users_read(cast, tickets):
                                        snapshots.scope_key(cast.advisor_c1)}
     with pytest.raises(ValueError):
         snapshots.scope_tickets("s12")
+    with pytest.raises(ValueError):
+        snapshots.scope_key(cast.teacher_sa1)  # schools have no figures
 
 
 @pytest.mark.django_db
